@@ -77,6 +77,14 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
         if cause.downcast_ref::<crate::oci::DigestMismatch>().is_some() {
             return Kind::Input;
         }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            // std's io::Error hides a custom payload from `source()`, so look inside.
+            if let Some(inner) = io.get_ref() {
+                if inner.is::<crate::oci::DigestMismatch>() || inner.is::<crate::layer::ApplyError>() {
+                    return Kind::Input;
+                }
+            }
+        }
         if cause.downcast_ref::<crate::layer::ApplyError>().is_some() {
             return Kind::Input;
         }

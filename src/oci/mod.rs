@@ -1,8 +1,22 @@
-//! The OCI image layout on disk.
+//! The OCI image layout on disk: one handle (`OciDir`) that owns a layout directory, writes
+//! blobs atomically while hashing them, reads them back verified, and keeps `index.json`.
+//! The build store and the local catalog both use it.
+
+mod blob;
+mod canonical;
+mod fsck;
+mod layout;
+mod reference;
+
+pub use blob::{BlobWriter, VerifiedReader};
+pub use canonical::to_canonical_json;
+pub use fsck::{FsckProblem, FsckReport};
+pub use layout::{OciDir, REF_NAME};
+pub use reference::ImageRef;
 
 /// A blob's bytes do not match its digest or size.
 #[derive(Debug, thiserror::Error)]
-#[error("blob {expected}: content does not match its digest (got {actual}, {size} bytes)")]
+#[error("blob {expected}: content does not match its digest (got {actual}, {size} bytes); the store or source is corrupt: run `corebuild fsck`")]
 pub struct DigestMismatch {
     pub expected: crate::digest::Digest,
     pub actual: crate::digest::Digest,
