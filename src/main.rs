@@ -1,4 +1,5 @@
 //! The corebuild binary: a shim over `corebuild::cli::run`.
+
 fn main() {
-    std::process::exit(0)
+    std::process::exit(corebuild::cli::run());
 }

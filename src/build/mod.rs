@@ -1,1 +1,152 @@
-//! Executes a build plan into an image.
+//! Executes a blueprint into an image in the store: resolve and verify the base, build
+//! each layer (independent layers in parallel), assemble config and manifest, tag
+//! `name:version`, and optionally export a standalone OCI layout.
+
+pub mod base;
+pub mod epoch;
+pub mod image;
+pub mod import;
+mod layers;
+pub mod unpack;
+
+use crate::blueprint::Blueprint;
+use crate::digest::Digest;
+use crate::oci::OciDir;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use epoch::EpochSource;
+
+#[derive(Debug, Default, Clone)]
+pub struct BuildOptions {
+    /// CI mode: the base must be pinned and the lock must not need to change.
+    pub locked: bool,
+    /// Also write a standalone OCI image layout here.
+    pub out: Option<PathBuf>,
+    /// The value of SOURCE_DATE_EPOCH, read by the caller.
+    pub source_date_epoch: Option<String>,
+}
+
+/// One layer of the result, for reports and `--json`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LayerReport {
+    pub index: usize,
+    /// `base` for inherited layers, else the blueprint layer kind (`files`, …).
+    pub source: String,
+    pub digest: Digest,
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+    pub cache_hit: bool,
+}
+
+/// What `build` produced.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BuildOutcome {
+    pub name: String,
+    pub version: String,
+    /// The manifest digest: the candidate's identity.
+    pub digest: Digest,
+    pub tag: String,
+    pub config_digest: Digest,
+    pub base: BaseReport,
+    pub epoch: u64,
+    pub epoch_source: EpochSource,
+    pub layers: Vec<LayerReport>,
+    pub store: PathBuf,
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BaseReport {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub digest: Digest,
+    pub pinned: bool,
+}
+
+/// Builds a blueprint into the store.
+pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<BuildOutcome> {
+    if opts.locked {
+        bp.check_locked()?;
+    }
+    let pin = bp.pinned_base()?;
+    let base_img = base::resolve(store, &bp.base.reference, pin.as_ref())
+        .with_context(|| format!("resolving the base of {}", bp.name))?;
+    let (epoch, epoch_source) = epoch::resolve(
+        opts.source_date_epoch.as_deref(),
+        bp.epoch,
+        base_img.config.created().as_deref(),
+    )?;
+    let built = layers::build_all(store, bp, epoch)?;
+
+    let created = epoch::rfc3339(epoch);
+    let mut labels = BTreeMap::new();
+    labels.insert("org.opencontainers.image.title".to_string(), bp.name.clone());
+    labels.insert("org.opencontainers.image.version".to_string(), bp.version.to_string());
+    if !bp.description.is_empty() {
+        labels.insert("org.opencontainers.image.description".to_string(), bp.description.clone());
+    }
+    labels.insert("org.opencontainers.image.base.digest".to_string(), base_img.digest.to_string());
+    let mut draft = image::DraftImage::from_base(&base_img.manifest, base_img.config.clone());
+    for (i, (kind, info)) in built.iter().enumerate() {
+        draft = draft.append(info, &format!("corebuild {} layer {}", kind, i + 1));
+    }
+    let draft = draft
+        .with_created(&created)
+        .apply_config(&bp.config, &labels)
+        .annotate("org.opencontainers.image.base.digest", &base_img.digest.to_string())
+        .annotate("org.opencontainers.image.base.name", &bp.base.reference)
+        .annotate("org.opencontainers.image.title", &bp.name)
+        .annotate("org.opencontainers.image.version", &bp.version.to_string());
+    let (desc, manifest) = draft.write(store)?;
+    let digest = Digest::try_from(desc.digest())?;
+    let tag = format!("{}:{}", bp.name, bp.version);
+    store.set_tag(&tag, &desc)?;
+
+    let image = store.image(&desc)?;
+    if let Some(out) = &opts.out {
+        let dir = OciDir::open_or_create(out)?;
+        dir.export_image(store, &image, &[bp.version.to_string(), tag.clone()])
+            .with_context(|| format!("writing the OCI layout {}", out.display()))?;
+    }
+
+    let base_count = base_img.manifest.layers().len();
+    let diff_ids = image.config.rootfs().diff_ids();
+    let layers = manifest
+        .layers()
+        .iter()
+        .enumerate()
+        .map(|(i, l)| LayerReport {
+            index: i,
+            source: if i < base_count {
+                "base".to_string()
+            } else {
+                built[i - base_count].0.to_string()
+            },
+            digest: Digest::try_from(l.digest()).expect("validated when written"),
+            diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
+            size: l.size(),
+            media_type: l.media_type().to_string(),
+            cache_hit: false,
+        })
+        .collect();
+    Ok(BuildOutcome {
+        name: bp.name.clone(),
+        version: bp.version.to_string(),
+        digest,
+        tag,
+        config_digest: Digest::try_from(manifest.config().digest())?,
+        base: BaseReport {
+            reference: bp.base.reference.clone(),
+            digest: base_img.digest,
+            pinned: pin.is_some(),
+        },
+        epoch,
+        epoch_source,
+        layers,
+        store: store.root().to_path_buf(),
+        out: opts.out.clone(),
+    })
+}

@@ -1,1 +1,104 @@
-//! Command-line commands.
+//! The command line: clap types, one short function per subcommand, and the mapping from
+//! errors to exit codes. No pipeline logic lives here.
+
+mod base;
+mod build;
+mod fsck;
+mod inspect;
+mod lock;
+mod output;
+mod unpack;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "corebuild",
+    version,
+    about = "Build, test and publish versioned core images from declarative blueprints"
+)]
+pub struct Cli {
+    /// The build store (an OCI image layout).
+    #[arg(long, global = true, env = "COREBUILD_STORE", default_value = ".corebuild/store")]
+    pub store: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build a blueprint into the store (and optionally an OCI layout).
+    Build(build::Args),
+    /// Resolve the blueprint's base (and pins) and write blueprint.lock.
+    Lock(lock::Args),
+    /// Manage known-good bases.
+    #[command(subcommand)]
+    Base(base::Command),
+    /// Show an image's manifest, config and layers.
+    Inspect(inspect::Args),
+    /// List the images tagged in the store.
+    Images(inspect::ImagesArgs),
+    /// Flatten an image into a directory with the safe layer apply.
+    Unpack(unpack::Args),
+    /// Verify every blob and reference in the store.
+    Fsck(fsck::Args),
+}
+
+/// Parses arguments, runs the command, and returns the process exit code.
+pub fn run() -> i32 {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            crate::error::exit_code(&e)
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<i32> {
+    let store = cli.store;
+    match cli.command {
+        Command::Build(a) => build::run(&store, a),
+        Command::Lock(a) => lock::run(&store, a),
+        Command::Base(c) => base::run(&store, c),
+        Command::Inspect(a) => inspect::run(&store, a),
+        Command::Images(a) => inspect::images(&store, a),
+        Command::Unpack(a) => unpack::run(&store, a),
+        Command::Fsck(a) => fsck::run(&store, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_build_flags() {
+        let c = Cli::try_parse_from(["corebuild", "build", "bp", "--locked", "--json", "--out", "o"]).unwrap();
+        match c.command {
+            Command::Build(a) => {
+                assert!(a.locked && a.json);
+                assert_eq!(a.out.unwrap(), PathBuf::from("o"));
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn base_import_needs_exactly_one_source() {
+        assert!(Cli::try_parse_from(["corebuild", "base", "import", "--name", "n", "--version", "1"]).is_err());
+        assert!(Cli::try_parse_from([
+            "corebuild", "base", "import", "--rootfs", "r", "--oci-layout", "l", "--name", "n", "--version", "1"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from(["corebuild", "base", "import", "--rootfs", "r", "--name", "n", "--version", "1"]).is_ok());
+    }
+
+    #[test]
+    fn store_comes_from_flag() {
+        let c = Cli::try_parse_from(["corebuild", "--store", "/s", "fsck"]).unwrap();
+        assert_eq!(c.store, PathBuf::from("/s"));
+    }
+}

@@ -5,12 +5,14 @@
 mod blob;
 mod canonical;
 mod fsck;
+mod image;
 mod layout;
 mod reference;
 
 pub use blob::{BlobWriter, VerifiedReader};
 pub use canonical::to_canonical_json;
 pub use fsck::{FsckProblem, FsckReport};
+pub use image::StoredImage;
 pub use layout::{OciDir, REF_NAME};
 pub use reference::ImageRef;
 

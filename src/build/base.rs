@@ -1,0 +1,86 @@
+//! Resolving and verifying a blueprint's known-good base: the pinned digest (blueprint or
+//! lock) must match what the reference names, and the base ends up in the store.
+
+use crate::digest::Digest;
+use crate::oci::{ImageRef, OciDir, StoredImage};
+use anyhow::Result;
+
+/// Where a base reference currently points, without any pin applied.
+pub fn resolve_unpinned(store: &OciDir, reference: &str) -> Result<(StoredImage, Option<OciDir>)> {
+    let r = ImageRef::parse(reference)?;
+    match &r {
+        ImageRef::Layout { path, .. } => {
+            let src = OciDir::open(path)?;
+            let img = store.resolve(&r)?;
+            Ok((img, Some(src)))
+        }
+        _ => Ok((store.resolve(&r)?, None)),
+    }
+}
+
+/// Resolves the base: with a pin, the image must be exactly that digest; without one
+/// (only outside `--locked`), whatever the reference names now. The base is copied into
+/// the store when it comes from another layout.
+pub fn resolve(store: &OciDir, reference: &str, pin: Option<&Digest>) -> Result<StoredImage> {
+    let r = ImageRef::parse(reference)?;
+    let img = match (&r, pin) {
+        (ImageRef::Tag(_), Some(d)) => {
+            // The pin decides. A tag that moved is a mismatch the user must look at;
+            // a missing tag is fine while the pinned manifest is in the store.
+            match store.find_image(None, Some(d))? {
+                Some(img) => {
+                    if let Some(tagged) = store.find_image(Some(&r.to_string()), None)? {
+                        if tagged.digest != *d {
+                            return Err(mismatch(reference, &tagged.digest, d));
+                        }
+                    }
+                    img
+                }
+                None => match store.find_image(Some(&r.to_string()), None)? {
+                    Some(tagged) => return Err(mismatch(reference, &tagged.digest, d)),
+                    None => return Err(missing(store, reference, Some(d))),
+                },
+            }
+        }
+        (ImageRef::Tag(_), None) => store
+            .find_image(Some(&r.to_string()), None)?
+            .ok_or_else(|| missing(store, reference, None))?,
+        (ImageRef::Digest { digest, .. }, _) => {
+            if let Some(d) = pin {
+                if d != digest {
+                    return Err(mismatch(reference, digest, d));
+                }
+            }
+            store
+                .find_image(None, Some(digest))?
+                .ok_or_else(|| missing(store, reference, Some(digest)))?
+        }
+        (ImageRef::Layout { .. }, _) => {
+            let (img, src) = resolve_unpinned(store, reference)?;
+            if let Some(d) = pin {
+                if img.digest != *d {
+                    return Err(mismatch(reference, &img.digest, d));
+                }
+            }
+            store.import_image(src.as_ref().expect("layout refs have a source"), &img)?;
+            img
+        }
+    };
+    Ok(img)
+}
+
+fn mismatch(reference: &str, actual: &Digest, pinned: &Digest) -> anyhow::Error {
+    crate::error::input(format!(
+        "base {reference} is {actual}, but the blueprint pins {pinned}: the base changed since it was pinned; \
+         if the new base is intended, run `corebuild lock` (or update [base] digest) and review the change"
+    ))
+}
+
+fn missing(store: &OciDir, reference: &str, pin: Option<&Digest>) -> anyhow::Error {
+    let pinned = pin.map(|d| format!(" ({d})")).unwrap_or_default();
+    crate::error::input(format!(
+        "base {reference}{pinned} is not in the store at {}: import it with `corebuild base import` \
+         (for debian-minbase:12, run blueprints/bases/debian-minbase.sh)",
+        store.root().display()
+    ))
+}

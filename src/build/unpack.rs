@@ -1,0 +1,40 @@
+//! Flattening an image from the store into a directory: each layer's blob is read verified,
+//! decompressed, checked against its diff_id, and applied with the safe apply.
+
+use crate::digest::{Digest, HashingReader};
+use crate::layer::{self, ApplyOptions, Compression};
+use crate::oci::{OciDir, StoredImage};
+use anyhow::{anyhow, Context, Result};
+use std::io::Read;
+use std::path::Path;
+
+/// Applies every layer of `image` onto `target` (created if missing).
+pub fn unpack(store: &OciDir, image: &StoredImage, target: &Path, opts: &ApplyOptions) -> Result<()> {
+    std::fs::create_dir_all(target)
+        .with_context(|| format!("creating {}", target.display()))?;
+    let diff_ids = image.config.rootfs().diff_ids();
+    for (i, l) in image.manifest.layers().iter().enumerate() {
+        let digest = Digest::try_from(l.digest())?;
+        let mt = l.media_type().to_string();
+        let compression = Compression::from_media_type(&mt).ok_or_else(|| {
+            crate::error::input(format!("layer {i} ({digest}): unsupported media type {mt}"))
+        })?;
+        let blob = store.open_blob(&digest, Some(l.size()))?;
+        let mut tar = HashingReader::new(layer::decompress(compression, blob));
+        layer::apply_layer(&mut tar, target, opts)
+            .with_context(|| format!("applying layer {i} ({digest})"))?;
+        // Read to the end so the blob's digest and the diff_id are checked in full.
+        std::io::copy(&mut tar, &mut std::io::sink())
+            .map_err(|e| anyhow!(e).context(format!("layer {i} ({digest}) failed verification")))?;
+        let (diff_id, _) = tar.finish();
+        if let Some(expected) = diff_ids.get(i) {
+            if diff_id.to_string() != *expected {
+                return Err(crate::error::input(format!(
+                    "layer {i} ({digest}): uncompressed content is {diff_id}, config says {expected}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+

@@ -1,0 +1,56 @@
+//! `corebuild build BLUEPRINT [--out DIR] [--locked] [--json]`.
+
+use crate::blueprint::{self, LoadOptions};
+use crate::build::{self, BuildOptions};
+use crate::cli::output;
+use crate::oci::OciDir;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The blueprint file or its directory.
+    pub blueprint: PathBuf,
+    /// Also write a standalone OCI image layout here, tagged with the version and name:version.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Fail unless the base is pinned and blueprint.lock is up to date (CI mode).
+    #[arg(long)]
+    pub locked: bool,
+    /// Contract suites directory (default: contract-tests/ in the nearest ancestor).
+    #[arg(long)]
+    pub suites: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
+    let bp = blueprint::load(&a.blueprint, &LoadOptions { suites_dir: a.suites.clone() })?;
+    let store = OciDir::open_or_create(store)?;
+    let opts = BuildOptions {
+        locked: a.locked,
+        out: a.out,
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+    };
+    let outcome = build::build(&store, &bp, &opts)?;
+    if a.json {
+        output::json(&outcome)?;
+    } else {
+        for l in outcome.layers.iter().filter(|l| l.source != "base") {
+            eprintln!(
+                "  layer {} ({}): {} {}",
+                l.index,
+                l.source,
+                l.digest,
+                output::size(l.size)
+            );
+        }
+        if !outcome.base.pinned {
+            eprintln!("warning: base {} is not pinned; run `corebuild lock` to pin it", outcome.base.reference);
+        }
+        println!("built {} {}", outcome.tag, outcome.digest);
+        if let Some(out) = &outcome.out {
+            println!("wrote OCI layout {} (tags {} and {})", out.display(), outcome.version, outcome.tag);
+        }
+    }
+    Ok(0)
+}

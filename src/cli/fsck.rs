@@ -1,0 +1,30 @@
+//! `corebuild fsck`: verify the store; exit 1 when a problem is found.
+
+use crate::cli::output;
+use crate::oci::OciDir;
+use std::path::Path;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
+    let dir = OciDir::open(store)?;
+    let report = dir.fsck()?;
+    if a.json {
+        output::json(&report)?;
+    } else {
+        for p in &report.problems {
+            println!("{}: {}", p.object, p.problem);
+        }
+        println!(
+            "{} blobs, {} references checked, {} problems",
+            report.blobs_checked,
+            report.references_checked,
+            report.problems.len()
+        );
+    }
+    Ok(if report.ok() { 0 } else { 1 })
+}
