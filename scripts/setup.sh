@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what corebuild and its tests need on a fresh Debian 12 machine, when missing.
+# Idempotent; needs root (or sudo) only when something must be installed.
+set -euo pipefail
+
+# tool -> Debian package
+declare -A NEED=(
+  [runc]=runc
+  [skopeo]=skopeo
+  [umoci]=umoci
+  [docker-registry]=docker-registry
+  [mmdebstrap]=mmdebstrap
+  [mke2fs]=e2fsprogs
+  [debugfs]=e2fsprogs
+  [qemu-img]=qemu-utils
+  [tar]=tar
+  [zstd]=zstd
+  [taskset]=util-linux
+)
+missing=()
+for tool in "${!NEED[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("${NEED[$tool]}")
+done
+[ -x /bin/busybox ] && /bin/busybox --help 2>&1 | grep -q 'static\|BusyBox' && dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+# mmdebstrap verifies Release files with this keyring.
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  mapfile -t pkgs < <(printf '%s\n' "${missing[@]}" | sort -u)
+  echo "setup: installing ${pkgs[*]}" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is missing; install the Rust toolchain (rustup) first" >&2
+  exit 3
+fi

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The whole test suite: set up, lint, and run every test against the real tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo fmt --check
+cargo clippy --all-targets --quiet -- -D warnings
+cargo test --release 2>&1

@@ -1,0 +1,8 @@
+//! Integration tests: the real `corebuild` binary against real tools (skopeo, umoci,
+//! runc, GNU tar). One test binary, a small util module.
+
+mod bad_input;
+mod build;
+mod determinism;
+mod store;
+mod util;

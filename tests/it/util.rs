@@ -1,0 +1,126 @@
+//! Test workspace helpers: a temp dir with its own store, a command runner, the tiny base.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_corebuild");
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A scratch workspace: `root/store` is the store; blueprints are copied in.
+pub struct Ws {
+    pub dir: tempfile::TempDir,
+}
+
+impl Ws {
+    pub fn new() -> Ws {
+        Ws {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn store(&self) -> PathBuf {
+        self.path().join("store")
+    }
+    /// A `corebuild` command with this workspace's store and a clean environment.
+    pub fn cb(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("COREBUILD_STORE", self.store())
+            .env_remove("SOURCE_DATE_EPOCH")
+            .current_dir(self.path());
+        c
+    }
+    /// Imports the busybox tiny base into this workspace's store and returns its digest.
+    pub fn tiny_base(&self) -> String {
+        let out = run_ok(
+            Command::new("bash")
+                .arg(repo_root().join("blueprints/bases/busybox-tiny.sh"))
+                .arg("--store")
+                .arg(self.store())
+                .env("COREBUILD", BIN),
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+    /// Copies a fixture directory from tests/fixtures into the workspace.
+    pub fn fixture(&self, name: &str) -> PathBuf {
+        let dest = self.path().join(name);
+        copy_dir(&repo_root().join("tests/fixtures").join(name), &dest);
+        dest
+    }
+}
+
+pub fn copy_dir(src: &Path, dest: &Path) {
+    run_ok(Command::new("cp").arg("-a").arg(src).arg(dest));
+}
+
+/// Runs a command, panicking with its output unless it exits 0.
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `build --json` and returns the parsed summary.
+pub fn build_json(cmd: &mut Command) -> serde_json::Value {
+    let out = run_ok(cmd);
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", stdout(&out)))
+}
+
+/// A tool the tests need; setup.sh installs it, so its absence is a failure, not a skip.
+pub fn require(tool: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+        let p = Path::new(dir).join(tool);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("{tool} is not installed: run scripts/setup.sh (it installs the Debian packages the tests use)");
+}
+
+/// A listing of every file under `dir` with its content hash, for "nothing changed" checks.
+pub fn tree_state(dir: &Path) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    if !dir.exists() {
+        return v;
+    }
+    for e in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(dir).unwrap().display().to_string();
+        let h = if e.file_type().is_file() {
+            corebuild::digest::Digest::of_bytes(&std::fs::read(e.path()).unwrap()).to_string()
+        } else {
+            String::new()
+        };
+        v.push((rel, h));
+    }
+    v
+}
+
+/// The tiny base is expensive enough to share: one per test process for read-only use.
+pub fn shared_tiny() -> &'static (Ws, String) {
+    static TINY: OnceLock<(Ws, String)> = OnceLock::new();
+    TINY.get_or_init(|| {
+        let ws = Ws::new();
+        let d = ws.tiny_base();
+        (ws, d)
+    })
+}
