@@ -40,18 +40,16 @@ pub fn name(src: &Source, v: &Spanned<String>) -> Result<String> {
 
 pub fn version(src: &Source, v: &Spanned<String>) -> Result<semver::Version> {
     v.get_ref().parse().map_err(|e| {
-        src.error(
-            v.span(),
-            format!("invalid version {:?}: {e}", v.get_ref()),
-        )
-        .with_hint("use a semantic version MAJOR.MINOR.PATCH, e.g. version = \"1.0.0\"")
+        src.error(v.span(), format!("invalid version {:?}: {e}", v.get_ref()))
+            .with_hint("use a semantic version MAJOR.MINOR.PATCH, e.g. version = \"1.0.0\"")
     })
 }
 
 pub fn digest(src: &Source, v: &Spanned<String>) -> Result<Digest> {
     v.get_ref().parse().map_err(|e| {
-        src.error(v.span(), format!("{e}"))
-            .with_hint("copy the digest from `corebuild base list`, or remove it and run `corebuild lock`")
+        src.error(v.span(), format!("{e}")).with_hint(
+            "copy the digest from `corebuild base list`, or remove it and run `corebuild lock`",
+        )
     })
 }
 
@@ -59,8 +57,13 @@ pub fn digest(src: &Source, v: &Spanned<String>) -> Result<Digest> {
 /// (PATH relative to `dir`).
 pub fn base_ref(src: &Source, v: &Spanned<String>, dir: &Path) -> Result<BaseRef> {
     parse_base_ref(v.get_ref(), dir).map_err(|why| {
-        src.error(v.span(), format!("invalid base ref {:?}: {why}", v.get_ref()))
-            .with_hint("write ref = \"NAME:VERSION\" for a base in the store, or \"oci-layout:PATH[:TAG]\"")
+        src.error(
+            v.span(),
+            format!("invalid base ref {:?}: {why}", v.get_ref()),
+        )
+        .with_hint(
+            "write ref = \"NAME:VERSION\" for a base in the store, or \"oci-layout:PATH[:TAG]\"",
+        )
     })
 }
 
@@ -107,7 +110,10 @@ pub fn mode(src: &Source, v: &Spanned<toml::Value>) -> Result<u32> {
         toml::Value::String(s) => s,
         toml::Value::Integer(i) => {
             return Err(src
-                .error(v.span(), format!("mode must be a string, found the integer {i}"))
+                .error(
+                    v.span(),
+                    format!("mode must be a string, found the integer {i}"),
+                )
                 .with_hint(hint))
         }
         other => {
@@ -138,7 +144,10 @@ pub fn image_path(src: &Source, v: &Spanned<String>, what: &str) -> Result<Strin
     if !s.starts_with('/') {
         return Err(src
             .error(v.span(), format!("{what} {s:?} is not an absolute path"))
-            .with_hint(format!("paths in the image start with `/`, e.g. \"/{}\"", s.trim_start_matches("./"))));
+            .with_hint(format!(
+                "paths in the image start with `/`, e.g. \"/{}\"",
+                s.trim_start_matches("./")
+            )));
     }
     if s.contains('\0') {
         return Err(src.error(v.span(), format!("{what} {s:?} contains a NUL byte")));
@@ -150,7 +159,9 @@ pub fn image_path(src: &Source, v: &Spanned<String>, what: &str) -> Result<Strin
             ".." => {
                 return Err(src
                     .error(v.span(), format!("{what} {s:?} contains `..`"))
-                    .with_hint("write the path without `..`; nothing may point outside the image root"))
+                    .with_hint(
+                        "write the path without `..`; nothing may point outside the image root",
+                    ))
             }
             p => parts.push(p),
         }
@@ -174,7 +185,10 @@ pub fn date(src: &Source, v: &Spanned<toml::Value>) -> Result<String> {
         Ok(s)
     } else {
         Err(src
-            .error(v.span(), format!("invalid date {s:?}: not a real YYYY-MM-DD calendar date"))
+            .error(
+                v.span(),
+                format!("invalid date {s:?}: not a real YYYY-MM-DD calendar date"),
+            )
             .with_hint(hint))
     }
 }
@@ -237,7 +251,9 @@ pub fn port(src: &Source, v: &Spanned<String>) -> Result<String> {
     if !ok {
         return Err(src
             .error(v.span(), format!("invalid port {s:?}"))
-            .with_hint("write PORT/PROTO with a port 1-65535 and tcp, udp or sctp, e.g. \"8080/tcp\""));
+            .with_hint(
+                "write PORT/PROTO with a port 1-65535 and tcp, udp or sctp, e.g. \"8080/tcp\"",
+            ));
     }
     Ok(format!("{num}/{proto}"))
 }
@@ -293,7 +309,9 @@ pub fn suite_name(src: &Source, v: &Spanned<String>) -> Result<String> {
     if !ok {
         return Err(src
             .error(v.span(), format!("invalid suite name {s:?}"))
-            .with_hint("name a suite by its file under contract-tests/ without `.toml`, e.g. \"posix-base\""));
+            .with_hint(
+            "name a suite by its file under contract-tests/ without `.toml`, e.g. \"posix-base\"",
+        ));
     }
     Ok(s.clone())
 }
@@ -319,7 +337,16 @@ mod tests {
         for good in ["2027-12-31", "2024-02-29", "2000-02-29"] {
             assert!(is_real_date(good), "{good}");
         }
-        for bad in ["2027-02-30", "2023-02-29", "1900-02-29", "2027-13-01", "2027-1-01", "27-12-31", "2027-12-3x", "2027-00-10"] {
+        for bad in [
+            "2027-02-30",
+            "2023-02-29",
+            "1900-02-29",
+            "2027-13-01",
+            "2027-1-01",
+            "27-12-31",
+            "2027-12-3x",
+            "2027-00-10",
+        ] {
             assert!(!is_real_date(bad), "{bad}");
         }
     }
@@ -329,7 +356,15 @@ mod tests {
         assert_eq!(parse_size("2GiB"), Some(2 << 30));
         assert_eq!(parse_size("512 MiB"), Some(512 << 20));
         assert_eq!(parse_size("4KiB"), Some(4096));
-        for bad in ["2", "2GB", "GiB", "0GiB", "-1GiB", "1.5GiB", "99999999999TiB"] {
+        for bad in [
+            "2",
+            "2GB",
+            "GiB",
+            "0GiB",
+            "-1GiB",
+            "1.5GiB",
+            "99999999999TiB",
+        ] {
             assert_eq!(parse_size(bad), None, "{bad}");
         }
     }

@@ -101,7 +101,13 @@ impl Origin {
 
 impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}", display_path(&self.file), self.line, self.column)
+        write!(
+            f,
+            "{}:{}:{}",
+            display_path(&self.file),
+            self.line,
+            self.column
+        )
     }
 }
 
@@ -173,6 +179,11 @@ impl Source {
 
 /// A hint for the serde/TOML messages we can say something useful about.
 fn hint_for(message: &str) -> Option<String> {
+    if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let (value, expected) = rest.split_once('`')?;
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        return closest(value, &candidates).map(|best| format!("did you mean `{best}`?"));
+    }
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let (field, expected) = rest.split_once('`')?;
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
@@ -186,8 +197,9 @@ fn hint_for(message: &str) -> Option<String> {
             "remove `{field}` or rename it to one of the expected keys"
         ));
     }
-    if message.starts_with("missing field") {
-        return Some("add the field; see the blueprint format in the runbook".into());
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let (field, _) = rest.split_once('`')?;
+        return Some(format!("add `{field} = ...` to this table"));
     }
     None
 }

@@ -116,7 +116,8 @@ pub fn read_lock(path: &Path) -> Result<Option<LockFile>, BlueprintError> {
 /// The exact bytes `write_lock` writes: a header comment, then the tables in a fixed order.
 pub fn format_lock(lock: &LockFile) -> String {
     let mut lock = lock.clone();
-    lock.packages.sort_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
+    lock.packages
+        .sort_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
     let body = toml::to_string(&lock).expect("a lock file is plain strings and integers");
     format!("{HEADER}{body}")
 }

@@ -196,7 +196,10 @@ impl ContentCache {
 fn hash_tree(root: &Path) -> std::io::Result<[u8; 32]> {
     use std::os::unix::fs::PermissionsExt as _;
     let mut h = Sha256::new();
-    for entry in walkdir::WalkDir::new(root).follow_root_links(true).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(root)
+        .follow_root_links(true)
+        .sort_by_file_name()
+    {
         let entry = entry.map_err(std::io::Error::from)?;
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
         let meta = entry.metadata().map_err(std::io::Error::from)?;
@@ -205,7 +208,11 @@ fn hash_tree(root: &Path) -> std::io::Result<[u8; 32]> {
         h.update(meta.permissions().mode().to_le_bytes());
         if entry.file_type().is_symlink() {
             h.update(b"l");
-            h.update(std::fs::read_link(entry.path())?.as_os_str().as_encoded_bytes());
+            h.update(
+                std::fs::read_link(entry.path())?
+                    .as_os_str()
+                    .as_encoded_bytes(),
+            );
         } else if entry.file_type().is_file() {
             h.update(b"f");
             h.update(meta.len().to_le_bytes());

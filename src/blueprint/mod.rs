@@ -52,14 +52,15 @@ pub struct LoadOptions {
 /// `corebuild lock` can load a blueprint whose lock is stale; use
 /// [`Blueprint::pinned_base`] and [`Blueprint::check_locked`] for that.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError> {
-    let file = if path.is_dir() {
+    let file = if path.is_dir() || path.extension().map_or(true, |e| e != "toml") {
         path.join(BLUEPRINT_FILE_NAME)
     } else {
         path.to_path_buf()
     };
     let file = file.canonicalize().map_err(|e| {
-        BlueprintError::file(&file, format!("cannot open blueprint: {e}"))
-            .with_hint(format!("pass a {BLUEPRINT_FILE_NAME} or the directory that holds one"))
+        BlueprintError::file(&file, format!("cannot open blueprint: {e}")).with_hint(format!(
+            "pass a {BLUEPRINT_FILE_NAME} or the directory that holds one"
+        ))
     })?;
     let dir = file
         .parent()

@@ -137,11 +137,14 @@ fn layer(
         kinds.push(("run", v.span()));
     }
     match kinds.as_slice() {
-        [] => {
-            return Err(src
-                .error(span, "this [[layer]] has none of `files`, `packages` or `run`")
-                .with_hint("give each [[layer]] exactly one of files = [...], packages = [...] or run = [...]"))
-        }
+        [] => return Err(src
+            .error(
+                span,
+                "this [[layer]] has none of `files`, `packages` or `run`",
+            )
+            .with_hint(
+                "give each [[layer]] exactly one of files = [...], packages = [...] or run = [...]",
+            )),
         [_] => {}
         [(first, first_span), (second, second_span), ..] => {
             let (first_line, _) = src.line_col(first_span.start);
@@ -194,7 +197,10 @@ fn layer(
     let run = l.run.expect("exactly one kind is present");
     if run.get_ref().first().map_or(true, |p| p.is_empty()) {
         return Err(src
-            .error(run.span(), "`run` needs a command: its first element is the program")
+            .error(
+                run.span(),
+                "`run` needs a command: its first element is the program",
+            )
             .with_hint("write run = [\"/bin/sh\", \"-c\", \"...\"]"));
     }
     let mut env = BTreeMap::new();
@@ -285,28 +291,47 @@ fn config(src: &Source, cfg: RawConfig, unit: &mut Unit) -> Result<()> {
     };
     for (k, v) in cfg.env {
         env_key(src, v.span(), &k)?;
-        set(ConfigKey::Env(k), ConfigValue::Str(v.get_ref().clone()), v.span());
+        set(
+            ConfigKey::Env(k),
+            ConfigValue::Str(v.get_ref().clone()),
+            v.span(),
+        );
     }
     for (k, v) in cfg.labels {
         if k.is_empty() {
             return Err(src.error(v.span(), "label keys must be non-empty"));
         }
-        set(ConfigKey::Label(k), ConfigValue::Str(v.get_ref().clone()), v.span());
+        set(
+            ConfigKey::Label(k),
+            ConfigValue::Str(v.get_ref().clone()),
+            v.span(),
+        );
     }
-    for (key, v) in [(ConfigKey::Entrypoint, cfg.entrypoint), (ConfigKey::Cmd, cfg.cmd)] {
+    for (key, v) in [
+        (ConfigKey::Entrypoint, cfg.entrypoint),
+        (ConfigKey::Cmd, cfg.cmd),
+    ] {
         if let Some(v) = v {
             set(key, ConfigValue::List(v.get_ref().clone()), v.span());
         }
     }
     if let Some(v) = cfg.user {
-        set(ConfigKey::User, ConfigValue::Str(check::plain(src, &v, "user")?), v.span());
+        set(
+            ConfigKey::User,
+            ConfigValue::Str(check::plain(src, &v, "user")?),
+            v.span(),
+        );
     }
     if let Some(v) = cfg.workdir {
         let w = check::image_path(src, &v, "workdir")?;
         set(ConfigKey::Workdir, ConfigValue::Str(w), v.span());
     }
     if let Some(v) = cfg.stop_signal {
-        set(ConfigKey::StopSignal, ConfigValue::Str(check::signal(src, &v)?), v.span());
+        set(
+            ConfigKey::StopSignal,
+            ConfigValue::Str(check::signal(src, &v)?),
+            v.span(),
+        );
     }
     for p in cfg.exposed_ports {
         unit.ports.push(check::port(src, &p)?);
