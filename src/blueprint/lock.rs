@@ -83,7 +83,10 @@ pub fn read_lock(path: &Path) -> Result<Option<LockFile>, BlueprintError> {
     }
     let src = Source::read(path)?;
     let relock = "run `corebuild lock` to write it again";
-    let raw: RawLock = src.parse().map_err(|e| e.with_hint(relock))?;
+    let raw: RawLock = src.parse().map_err(|e| match e.hint {
+        Some(_) => e,
+        None => e.with_hint(relock),
+    })?;
     if *raw.version.get_ref() != LOCK_VERSION {
         return Err(src
             .error(

@@ -73,6 +73,7 @@ fn merge_config(units: &[Unit], blueprint: &Path) -> Result<ConfigSpec> {
                         &key.to_string(),
                         (first, &first.value.to_string()),
                         (other, &other.value.to_string()),
+                        &format!("set {key}"),
                         blueprint,
                     ));
                 }
@@ -102,10 +103,12 @@ fn apply(cfg: &mut ConfigSpec, key: &ConfigKey, value: ConfigValue) {
 }
 
 /// The error for two fragments that disagree. It is placed at the second one and names both.
+/// `decide` says what the blueprint would have to set to settle it.
 fn conflict<T>(
     what: &str,
     (first, first_def): (&Placed<T>, &str),
     (second, second_def): (&Placed<T>, &str),
+    decide: &str,
     blueprint: &Path,
 ) -> BlueprintError {
     second
@@ -115,7 +118,7 @@ fn conflict<T>(
             second.origin, first.origin
         ))
         .with_hint(format!(
-            "make the fragments agree, or set {what} in the blueprint ({}) to decide which value wins",
+            "make the fragments agree, or {decide} in the blueprint ({}) to decide which wins",
             super::error::display_path(blueprint)
         ))
 }
@@ -148,6 +151,7 @@ fn check_files(units: &[Unit], blueprint: &Path) -> Result<()> {
                 &format!("the file at dest {dest:?}"),
                 (first, &describe(&first.value)),
                 (f, &describe(&f.value)),
+                &format!("add a files entry with dest {dest:?}"),
                 blueprint,
             ));
         }
