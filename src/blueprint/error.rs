@@ -199,6 +199,9 @@ fn hint_for(message: &str) -> Option<String> {
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let (field, _) = rest.split_once('`')?;
+        if field == "base" {
+            return Some("add a [base] table with ref = \"NAME:VERSION\" and its digest".into());
+        }
         return Some(format!("add `{field} = ...` to this table"));
     }
     None

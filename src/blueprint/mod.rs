@@ -99,7 +99,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError
         dir,
         name,
         version,
-        description: raw.description.into_inner(),
+        description: raw.description,
         epoch: raw.epoch,
         base,
         layers: merged.layers,
@@ -113,12 +113,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError
     })
 }
 
-fn base(
-    src: &Source,
-    raw: &toml::Spanned<raw::RawBase>,
-    dir: &Path,
-) -> Result<BaseSpec, BlueprintError> {
-    let b = raw.get_ref();
+fn base(src: &Source, b: &raw::RawBase, dir: &Path) -> Result<BaseSpec, BlueprintError> {
     check::base_ref(src, &b.reference, dir)?;
     let digest = b
         .digest

@@ -15,11 +15,11 @@ use toml::Spanned;
 pub struct RawBlueprint {
     pub name: Spanned<String>,
     pub version: Spanned<String>,
-    pub description: Spanned<String>,
+    pub description: String,
     pub epoch: Option<u64>,
     #[serde(default)]
     pub include: Vec<Spanned<String>>,
-    pub base: Spanned<RawBase>,
+    pub base: RawBase,
     #[serde(default)]
     pub layer: Vec<Spanned<RawLayer>>,
     pub config: Option<RawConfig>,

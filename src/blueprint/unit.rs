@@ -174,6 +174,21 @@ fn layer(
                 )));
         }
     }
+    let empty = match (&l.files, &l.packages) {
+        (Some(f), _) if f.get_ref().is_empty() => Some(("files", f.span())),
+        (_, Some(p)) if p.get_ref().is_empty() => Some(("packages", p.span())),
+        _ => None,
+    };
+    if let Some((key, span)) = empty {
+        return Err(src
+            .error(
+                span,
+                format!("`{key}` is empty; an empty layer adds nothing"),
+            )
+            .with_hint(format!(
+                "list at least one entry in `{key}`, or remove this [[layer]]"
+            )));
+    }
     if let Some(files) = l.files {
         let mut specs = Vec::new();
         for f in files.into_inner() {

@@ -280,6 +280,20 @@ fn layer_with_no_kind_or_misplaced_run_keys() {
         .load_bp(&format!("{HEAD}[[layer]]\nrun = []\n"))
         .unwrap_err();
     assert_err(&e, &ws.bp_path(), 8, 7, &["`run` needs a command"]);
+    let e = ws
+        .load_bp(&format!("{HEAD}[[layer]]\nfiles = []\n"))
+        .unwrap_err();
+    assert_err(
+        &e,
+        &ws.bp_path(),
+        8,
+        9,
+        &["`files` is empty", "remove this [[layer]]"],
+    );
+    let e = ws
+        .load_bp(&format!("{HEAD}[[layer]]\npackages = []\n"))
+        .unwrap_err();
+    assert_err(&e, &ws.bp_path(), 8, 12, &["`packages` is empty"]);
 }
 
 #[test]
@@ -466,6 +480,16 @@ fn missing_blueprint_and_toml_syntax_errors() {
         (e.file.as_path(), e.line),
         (ws.bp_path().as_path(), Some(7)),
         "{e}"
+    );
+    let e = ws
+        .load_bp(&HEAD[..HEAD.find("[base]").unwrap()])
+        .unwrap_err();
+    assert_err(
+        &e,
+        &ws.bp_path(),
+        1,
+        1,
+        &["missing field `base`", "add a [base] table"],
     );
     let e = ws.load_bp("name = \"demo\"\n").unwrap_err();
     assert_err(
