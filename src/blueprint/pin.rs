@@ -1,0 +1,74 @@
+//! The pinning rule: a base is referenced by digest, in the blueprint or through
+//! `blueprint.lock`, and `--locked` refuses anything else (like `cargo --locked`).
+
+use super::error::{display_path, BlueprintError};
+use super::lock::{lock_path, LockedBase};
+use super::model::Blueprint;
+use crate::digest::Digest;
+
+const RELOCK: &str = "run `corebuild lock` to pin the base and commit blueprint.lock";
+
+impl Blueprint {
+    /// The base reference and the digest it is pinned to: the blueprint's own `digest`,
+    /// or the lock's when the lock pins the same `ref`. Both present and different is an
+    /// error (someone changed one without the other); no pin at all is an error that says
+    /// to run `corebuild lock`. A lock that pins another `ref` is stale and ignored here.
+    pub fn pinned_base(&self) -> Result<(String, Digest), BlueprintError> {
+        let reference = &self.base.reference;
+        let locked = self.locked_base().filter(|l| l.reference == *reference);
+        match (&self.base.digest, locked) {
+            (Some(own), Some(l)) if *own != l.digest => Err(self
+                .base_error(format!(
+                    "base {reference:?} is pinned to {own} here but to {} in {}",
+                    l.digest,
+                    display_path(&lock_path(&self.dir))
+                ))
+                .with_hint(
+                    "run `corebuild lock` to record the blueprint's digest in the lock, \
+                     or fix the digest in the blueprint",
+                )),
+            (Some(own), _) => Ok((reference.clone(), own.clone())),
+            (None, Some(l)) => Ok((reference.clone(), l.digest.clone())),
+            (None, None) => Err(self
+                .base_error(format!(
+                    "base {reference:?} is not pinned: [base] has no digest and {} does not pin it",
+                    display_path(&lock_path(&self.dir))
+                ))
+                .with_hint(format!(
+                    "{RELOCK}, or add digest = \"sha256:...\" under [base]"
+                ))),
+        }
+    }
+
+    /// The `--locked` check: the base must be pinned (see [`Blueprint::pinned_base`]) and
+    /// a lock file, when there is one, must be current for this blueprint's base.
+    pub fn check_locked(&self) -> Result<(), BlueprintError> {
+        self.pinned_base()?;
+        if let Some(l) = self.locked_base() {
+            if l.reference != self.base.reference {
+                return Err(self
+                    .base_error(format!(
+                        "{} is out of date: it pins base {:?}, but the blueprint uses {:?}",
+                        display_path(&lock_path(&self.dir)),
+                        l.reference,
+                        self.base.reference
+                    ))
+                    .with_hint(RELOCK));
+            }
+        }
+        Ok(())
+    }
+
+    fn locked_base(&self) -> Option<&LockedBase> {
+        self.lock.as_ref().and_then(|l| l.base.as_ref())
+    }
+
+    fn base_error(&self, message: String) -> BlueprintError {
+        BlueprintError::at(
+            &self.base.declared_in,
+            self.base.line,
+            self.base.column,
+            message,
+        )
+    }
+}
