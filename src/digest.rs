@@ -57,14 +57,19 @@ impl FromStr for Digest {
             value: s.to_string(),
             reason,
         };
-        let (alg, hex) = s.split_once(':').ok_or_else(|| err("missing algorithm prefix"))?;
+        let (alg, hex) = s
+            .split_once(':')
+            .ok_or_else(|| err("missing algorithm prefix"))?;
         if alg != "sha256" {
             return Err(err("unsupported algorithm"));
         }
         if hex.len() != 64 {
             return Err(err("wrong length"));
         }
-        if !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return Err(err("not lowercase hex"));
         }
         Ok(Digest {

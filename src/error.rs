@@ -71,7 +71,10 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
         if let Some(c) = cause.downcast_ref::<Classified>() {
             return c.kind;
         }
-        if cause.downcast_ref::<crate::blueprint::BlueprintError>().is_some() {
+        if cause
+            .downcast_ref::<crate::blueprint::BlueprintError>()
+            .is_some()
+        {
             return Kind::Input;
         }
         if cause.downcast_ref::<crate::oci::DigestMismatch>().is_some() {
@@ -80,7 +83,9 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             // std's io::Error hides a custom payload from `source()`, so look inside.
             if let Some(inner) = io.get_ref() {
-                if inner.is::<crate::oci::DigestMismatch>() || inner.is::<crate::layer::ApplyError>() {
+                if inner.is::<crate::oci::DigestMismatch>()
+                    || inner.is::<crate::layer::ApplyError>()
+                {
                     return Kind::Input;
                 }
             }
@@ -92,7 +97,10 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
             return Kind::Environment;
         }
     }
-    if err.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some()) {
+    if err
+        .chain()
+        .any(|c| c.downcast_ref::<std::io::Error>().is_some())
+    {
         return Kind::Environment;
     }
     Kind::Input

@@ -1,9 +1,33 @@
 //! Resolving and verifying a blueprint's known-good base: the pinned digest (blueprint or
 //! lock) must match what the reference names, and the base ends up in the store.
 
+use crate::blueprint::{BaseRef, Blueprint};
 use crate::digest::Digest;
 use crate::oci::{ImageRef, OciDir, StoredImage};
 use anyhow::Result;
+
+/// The blueprint's base pin: its own digest or the lock's. `None` when neither pins it
+/// (allowed outside `--locked`); a disagreement between the two is an error.
+pub fn pin_of(bp: &Blueprint) -> Result<Option<Digest>> {
+    let lock_pins = bp
+        .lock
+        .as_ref()
+        .and_then(|l| l.base.as_ref())
+        .is_some_and(|l| l.reference == bp.base.reference);
+    if bp.base.digest.is_none() && !lock_pins {
+        return Ok(None);
+    }
+    Ok(Some(bp.pinned_base()?.1))
+}
+
+/// The base reference with a relative layout path made absolute against the blueprint.
+pub fn reference_of(bp: &Blueprint) -> Result<String> {
+    Ok(match bp.base.parsed()? {
+        BaseRef::OciLayout { path, tag: Some(t) } => format!("oci-layout:{}:{t}", path.display()),
+        BaseRef::OciLayout { path, tag: None } => format!("oci-layout:{}", path.display()),
+        BaseRef::Store { .. } => bp.base.reference.clone(),
+    })
+}
 
 /// Where a base reference currently points, without any pin applied.
 pub fn resolve_unpinned(store: &OciDir, reference: &str) -> Result<(StoredImage, Option<OciDir>)> {

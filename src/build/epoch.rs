@@ -116,9 +116,18 @@ mod tests {
     #[test]
     fn precedence_is_env_then_blueprint_then_base() {
         let base = Some("2023-11-14T22:13:20Z");
-        assert_eq!(resolve(Some("5"), Some(7), base).unwrap(), (5, EpochSource::SourceDateEpoch));
-        assert_eq!(resolve(None, Some(7), base).unwrap(), (7, EpochSource::Blueprint));
-        assert_eq!(resolve(None, None, base).unwrap(), (1_700_000_000, EpochSource::Base));
+        assert_eq!(
+            resolve(Some("5"), Some(7), base).unwrap(),
+            (5, EpochSource::SourceDateEpoch)
+        );
+        assert_eq!(
+            resolve(None, Some(7), base).unwrap(),
+            (7, EpochSource::Blueprint)
+        );
+        assert_eq!(
+            resolve(None, None, base).unwrap(),
+            (1_700_000_000, EpochSource::Base)
+        );
         assert_eq!(resolve(None, None, None).unwrap(), (0, EpochSource::Zero));
         assert!(resolve(Some("soon"), None, None).is_err());
     }

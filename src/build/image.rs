@@ -138,7 +138,10 @@ impl DraftImage {
         }
         for (i, l) in self.layers.iter().enumerate() {
             if crate::layer::Compression::from_media_type(&l.media_type().to_string()).is_none() {
-                errs.push(format!("layer {i}: unsupported media type {}", l.media_type()));
+                errs.push(format!(
+                    "layer {i}: unsupported media type {}",
+                    l.media_type()
+                ));
             }
             if Digest::try_from(l.digest()).is_err() {
                 errs.push(format!("layer {i}: invalid digest {}", l.digest()));

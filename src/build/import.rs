@@ -46,14 +46,24 @@ pub fn import_rootfs_dir(store: &OciDir, dir: &Path, opts: &ImportOptions) -> Re
         .created(created.clone())
         .config(
             ConfigBuilder::default()
-                .env(vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()])
+                .env(vec![
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+                ])
                 .cmd(vec!["/bin/sh".to_string()])
                 .build()?,
         )
-        .rootfs(RootFsBuilder::default().typ("layers").diff_ids(Vec::<String>::new()).build()?)
+        .rootfs(
+            RootFsBuilder::default()
+                .typ("layers")
+                .diff_ids(Vec::<String>::new())
+                .build()?,
+        )
         .build()?;
     let draft = crate::build::image::DraftImage::new(config)
-        .append(&info, &format!("corebuild base import {}:{}", opts.name, opts.version))
+        .append(
+            &info,
+            &format!("corebuild base import {}:{}", opts.name, opts.version),
+        )
         .with_created(&created);
     let (desc, _) = draft.write(store)?;
     let tag = format!("{}:{}", opts.name, opts.version);
@@ -87,8 +97,12 @@ pub fn import_rootfs_tar(store: &OciDir, tar: &Path, opts: &ImportOptions) -> Re
         devices: DevicePolicy::Skip,
         ..ApplyOptions::default()
     };
-    let stats = layer::apply_layer(layer::decompress(compression, std::io::BufReader::new(f)), &root, &aopts)
-        .with_context(|| format!("extracting {}", tar.display()))?;
+    let stats = layer::apply_layer(
+        layer::decompress(compression, std::io::BufReader::new(f)),
+        &root,
+        &aopts,
+    )
+    .with_context(|| format!("extracting {}", tar.display()))?;
     let mut imported = import_rootfs_dir(store, &root, opts)?;
     imported.skipped.extend(stats.skipped);
     Ok(imported)

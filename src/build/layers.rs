@@ -7,7 +7,11 @@ use crate::oci::OciDir;
 use anyhow::{Context, Result};
 
 /// Builds every layer; returns (kind, info) in blueprint order.
-pub fn build_all(store: &OciDir, bp: &Blueprint, epoch: u64) -> Result<Vec<(&'static str, LayerInfo)>> {
+pub fn build_all(
+    store: &OciDir,
+    bp: &Blueprint,
+    epoch: u64,
+) -> Result<Vec<(&'static str, LayerInfo)>> {
     let opts = LayerOptions {
         compression: bp.outputs.compression,
         epoch,

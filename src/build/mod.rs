@@ -71,8 +71,8 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
     if opts.locked {
         bp.check_locked()?;
     }
-    let pin = bp.pinned_base()?;
-    let base_img = base::resolve(store, &bp.base.reference, pin.as_ref())
+    let pin = base::pin_of(bp)?;
+    let base_img = base::resolve(store, &base::reference_of(bp)?, pin.as_ref())
         .with_context(|| format!("resolving the base of {}", bp.name))?;
     let (epoch, epoch_source) = epoch::resolve(
         opts.source_date_epoch.as_deref(),
@@ -83,12 +83,24 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
 
     let created = epoch::rfc3339(epoch);
     let mut labels = BTreeMap::new();
-    labels.insert("org.opencontainers.image.title".to_string(), bp.name.clone());
-    labels.insert("org.opencontainers.image.version".to_string(), bp.version.to_string());
+    labels.insert(
+        "org.opencontainers.image.title".to_string(),
+        bp.name.clone(),
+    );
+    labels.insert(
+        "org.opencontainers.image.version".to_string(),
+        bp.version.to_string(),
+    );
     if !bp.description.is_empty() {
-        labels.insert("org.opencontainers.image.description".to_string(), bp.description.clone());
+        labels.insert(
+            "org.opencontainers.image.description".to_string(),
+            bp.description.clone(),
+        );
     }
-    labels.insert("org.opencontainers.image.base.digest".to_string(), base_img.digest.to_string());
+    labels.insert(
+        "org.opencontainers.image.base.digest".to_string(),
+        base_img.digest.to_string(),
+    );
     let mut draft = image::DraftImage::from_base(&base_img.manifest, base_img.config.clone());
     for (i, (kind, info)) in built.iter().enumerate() {
         draft = draft.append(info, &format!("corebuild {} layer {}", kind, i + 1));
@@ -96,7 +108,10 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
     let draft = draft
         .with_created(&created)
         .apply_config(&bp.config, &labels)
-        .annotate("org.opencontainers.image.base.digest", &base_img.digest.to_string())
+        .annotate(
+            "org.opencontainers.image.base.digest",
+            &base_img.digest.to_string(),
+        )
         .annotate("org.opencontainers.image.base.name", &bp.base.reference)
         .annotate("org.opencontainers.image.title", &bp.name)
         .annotate("org.opencontainers.image.version", &bp.version.to_string());

@@ -9,9 +9,13 @@ use std::io::Read;
 use std::path::Path;
 
 /// Applies every layer of `image` onto `target` (created if missing).
-pub fn unpack(store: &OciDir, image: &StoredImage, target: &Path, opts: &ApplyOptions) -> Result<()> {
-    std::fs::create_dir_all(target)
-        .with_context(|| format!("creating {}", target.display()))?;
+pub fn unpack(
+    store: &OciDir,
+    image: &StoredImage,
+    target: &Path,
+    opts: &ApplyOptions,
+) -> Result<()> {
+    std::fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
     let diff_ids = image.config.rootfs().diff_ids();
     for (i, l) in image.manifest.layers().iter().enumerate() {
         let digest = Digest::try_from(l.digest())?;
@@ -37,4 +41,3 @@ pub fn unpack(store: &OciDir, image: &StoredImage, target: &Path, opts: &ApplyOp
     }
     Ok(())
 }
-

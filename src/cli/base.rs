@@ -51,7 +51,9 @@ pub fn run(store: &Path, c: Command) -> anyhow::Result<i32> {
     let epoch = match (a.epoch, std::env::var("SOURCE_DATE_EPOCH").ok()) {
         (Some(e), _) => Some(e),
         (None, Some(s)) => Some(s.trim().parse::<u64>().map_err(|_| {
-            crate::error::input(format!("SOURCE_DATE_EPOCH={s:?} is not a whole number of seconds"))
+            crate::error::input(format!(
+                "SOURCE_DATE_EPOCH={s:?} is not a whole number of seconds"
+            ))
         })?),
         (None, None) => None,
     };
@@ -63,7 +65,10 @@ pub fn run(store: &Path, c: Command) -> anyhow::Result<i32> {
             CompressionArg::Zstd => Compression::Zstd,
         },
         epoch,
-        arch: a.arch.clone().unwrap_or_else(|| import::host_arch().to_string()),
+        arch: a
+            .arch
+            .clone()
+            .unwrap_or_else(|| import::host_arch().to_string()),
     };
     let imported = match (&a.rootfs, &a.oci_layout) {
         (Some(p), None) if p.is_dir() => import::import_rootfs_dir(&store, p, &opts)?,
@@ -97,7 +102,8 @@ fn check_name(name: &str, version: &str) -> anyhow::Result<()> {
     let ok = |s: &str, extra: &[char]| {
         !s.is_empty()
             && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(&c))
     };
     if !ok(name, &['-', '.', '_']) {
         return Err(crate::error::input(format!(

@@ -24,7 +24,12 @@ pub struct Args {
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
-    let bp = blueprint::load(&a.blueprint, &LoadOptions { suites_dir: a.suites.clone() })?;
+    let bp = blueprint::load(
+        &a.blueprint,
+        &LoadOptions {
+            suites_dir: a.suites.clone(),
+        },
+    )?;
     let store = OciDir::open_or_create(store)?;
     let opts = BuildOptions {
         locked: a.locked,
@@ -45,11 +50,19 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             );
         }
         if !outcome.base.pinned {
-            eprintln!("warning: base {} is not pinned; run `corebuild lock` to pin it", outcome.base.reference);
+            eprintln!(
+                "warning: base {} is not pinned; run `corebuild lock` to pin it",
+                outcome.base.reference
+            );
         }
         println!("built {} {}", outcome.tag, outcome.digest);
         if let Some(out) = &outcome.out {
-            println!("wrote OCI layout {} (tags {} and {})", out.display(), outcome.version, outcome.tag);
+            println!(
+                "wrote OCI layout {} (tags {} and {})",
+                out.display(),
+                outcome.version,
+                outcome.tag
+            );
         }
     }
     Ok(0)

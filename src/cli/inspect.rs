@@ -63,10 +63,16 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     }
     let diff_ids = img.config.rootfs().diff_ids();
     let history = img.config.history().clone().unwrap_or_default();
-    let history: Vec<_> = history.iter().filter(|h| !h.empty_layer().unwrap_or(false)).collect();
+    let history: Vec<_> = history
+        .iter()
+        .filter(|h| !h.empty_layer().unwrap_or(false))
+        .collect();
     println!("  layers:");
     for (i, l) in img.manifest.layers().iter().enumerate() {
-        let by = history.get(i).and_then(|h| h.created_by().clone()).unwrap_or_default();
+        let by = history
+            .get(i)
+            .and_then(|h| h.created_by().clone())
+            .unwrap_or_default();
         println!(
             "    {i}: {} {:>10}  diff_id {}  {}",
             l.digest(),
@@ -93,7 +99,10 @@ pub fn images(store: &Path, a: ImagesArgs) -> anyhow::Result<i32> {
         output::json(&v)?;
     } else {
         for (t, d, _) in rows {
-            println!("{t}\t{}", d.map(|d| d.to_string()).unwrap_or_else(|e| e.to_string()));
+            println!(
+                "{t}\t{}",
+                d.map(|d| d.to_string()).unwrap_or_else(|e| e.to_string())
+            );
         }
     }
     Ok(0)

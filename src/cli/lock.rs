@@ -20,9 +20,10 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let bp = blueprint::load(&a.blueprint, &LoadOptions::default())?;
     let store = OciDir::open_or_create(store)?;
     // An inline digest in the blueprint is the pin; otherwise pin what the ref names now.
+    let reference = base::reference_of(&bp)?;
     let digest = match &bp.base.digest {
-        Some(d) => base::resolve(&store, &bp.base.reference, Some(d))?.digest,
-        None => base::resolve_unpinned(&store, &bp.base.reference)?.0.digest,
+        Some(d) => base::resolve(&store, &reference, Some(d))?.digest,
+        None => base::resolve_unpinned(&store, &reference)?.0.digest,
     };
     let mut lock = bp.lock.clone().unwrap_or_default();
     lock.version = 1;
@@ -34,7 +35,11 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let changed = bp.lock.as_ref() != Some(&lock);
     if a.check {
         if changed {
-            eprintln!("{} is out of date; run `corebuild lock {}`", path.display(), a.blueprint.display());
+            eprintln!(
+                "{} is out of date; run `corebuild lock {}`",
+                path.display(),
+                a.blueprint.display()
+            );
             return Ok(1);
         }
     } else if changed {

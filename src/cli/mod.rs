@@ -20,7 +20,12 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// The build store (an OCI image layout).
-    #[arg(long, global = true, env = "COREBUILD_STORE", default_value = ".corebuild/store")]
+    #[arg(
+        long,
+        global = true,
+        env = "COREBUILD_STORE",
+        default_value = ".corebuild/store"
+    )]
     pub store: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -76,7 +81,16 @@ mod tests {
 
     #[test]
     fn parses_build_flags() {
-        let c = Cli::try_parse_from(["corebuild", "build", "bp", "--locked", "--json", "--out", "o"]).unwrap();
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "build",
+            "bp",
+            "--locked",
+            "--json",
+            "--out",
+            "o",
+        ])
+        .unwrap();
         match c.command {
             Command::Build(a) => {
                 assert!(a.locked && a.json);
@@ -88,12 +102,42 @@ mod tests {
 
     #[test]
     fn base_import_needs_exactly_one_source() {
-        assert!(Cli::try_parse_from(["corebuild", "base", "import", "--name", "n", "--version", "1"]).is_err());
         assert!(Cli::try_parse_from([
-            "corebuild", "base", "import", "--rootfs", "r", "--oci-layout", "l", "--name", "n", "--version", "1"
+            "corebuild",
+            "base",
+            "import",
+            "--name",
+            "n",
+            "--version",
+            "1"
         ])
         .is_err());
-        assert!(Cli::try_parse_from(["corebuild", "base", "import", "--rootfs", "r", "--name", "n", "--version", "1"]).is_ok());
+        assert!(Cli::try_parse_from([
+            "corebuild",
+            "base",
+            "import",
+            "--rootfs",
+            "r",
+            "--oci-layout",
+            "l",
+            "--name",
+            "n",
+            "--version",
+            "1"
+        ])
+        .is_err());
+        assert!(Cli::try_parse_from([
+            "corebuild",
+            "base",
+            "import",
+            "--rootfs",
+            "r",
+            "--name",
+            "n",
+            "--version",
+            "1"
+        ])
+        .is_ok());
     }
 
     #[test]

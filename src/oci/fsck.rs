@@ -49,7 +49,10 @@ impl OciDir {
                 }
                 report.blobs_checked += 1;
                 let Ok(expected) = format!("sha256:{name}").parse::<Digest>() else {
-                    report.problem(format!("blobs/sha256/{name}"), "file name is not a sha256 digest");
+                    report.problem(
+                        format!("blobs/sha256/{name}"),
+                        "file name is not a sha256 digest",
+                    );
                     continue;
                 };
                 match hash_file(&self.blob_path(&expected)) {
@@ -91,11 +94,16 @@ impl OciDir {
         };
         if !present.contains(&digest) {
             if !self.has_blob(&digest) {
-                report.problem(digest.to_string(), format!("referenced ({}) but missing", d.media_type()));
+                report.problem(
+                    digest.to_string(),
+                    format!("referenced ({}) but missing", d.media_type()),
+                );
             }
             return;
         }
-        let size = std::fs::metadata(self.blob_path(&digest)).map(|m| m.len()).unwrap_or(0);
+        let size = std::fs::metadata(self.blob_path(&digest))
+            .map(|m| m.len())
+            .unwrap_or(0);
         if size != d.size() {
             report.problem(
                 digest.to_string(),
@@ -153,10 +161,16 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(&p, b"BAD").unwrap();
         let missing = Digest::of_bytes(b"never written");
-        dir.set_tag("ok", &Descriptor::new(MediaType::Other("x".into()), n, good.to_oci()))
-            .unwrap();
-        dir.set_tag("gone", &Descriptor::new(MediaType::Other("x".into()), 1, missing.to_oci()))
-            .unwrap();
+        dir.set_tag(
+            "ok",
+            &Descriptor::new(MediaType::Other("x".into()), n, good.to_oci()),
+        )
+        .unwrap();
+        dir.set_tag(
+            "gone",
+            &Descriptor::new(MediaType::Other("x".into()), 1, missing.to_oci()),
+        )
+        .unwrap();
         let r = dir.fsck().unwrap();
         assert_eq!(r.blobs_checked, 2);
         assert_eq!(r.problems.len(), 2, "{:?}", r.problems);

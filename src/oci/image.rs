@@ -21,7 +21,8 @@ impl OciDir {
     pub fn image(&self, desc: &Descriptor) -> Result<StoredImage> {
         let digest = Digest::try_from(desc.digest())?;
         if *desc.media_type() != MediaType::ImageManifest
-            && desc.media_type().to_string() != "application/vnd.docker.distribution.manifest.v2+json"
+            && desc.media_type().to_string()
+                != "application/vnd.docker.distribution.manifest.v2+json"
         {
             return Err(crate::error::input(format!(
                 "{digest} is a {}, not an image manifest (multi-platform indexes are not supported yet; name one platform's manifest)",
@@ -43,7 +44,11 @@ impl OciDir {
     }
 
     /// Finds an image by tag, by manifest digest, or (no tag given) the layout's only image.
-    pub fn find_image(&self, tag: Option<&str>, digest: Option<&Digest>) -> Result<Option<StoredImage>> {
+    pub fn find_image(
+        &self,
+        tag: Option<&str>,
+        digest: Option<&Digest>,
+    ) -> Result<Option<StoredImage>> {
         let index = self.index()?;
         let entries = index.manifests();
         let found = match (tag, digest) {
@@ -94,7 +99,10 @@ impl OciDir {
             ImageRef::Layout { path, tag } => {
                 let src = OciDir::open(path)?;
                 src.find_image(tag.as_deref(), None)?.ok_or_else(|| {
-                    crate::error::input(format!("no image {r} (tag not found in {})", path.display()))
+                    crate::error::input(format!(
+                        "no image {r} (tag not found in {})",
+                        path.display()
+                    ))
                 })
             }
         }
@@ -121,7 +129,11 @@ impl OciDir {
         }
         self.link_blob_from(store, &Digest::try_from(image.manifest.config().digest())?)?;
         self.link_blob_from(store, &image.digest)?;
-        let plain = Descriptor::new(MediaType::ImageManifest, image.desc.size(), image.digest.to_oci());
+        let plain = Descriptor::new(
+            MediaType::ImageManifest,
+            image.desc.size(),
+            image.digest.to_oci(),
+        );
         for t in tags {
             self.set_tag(t, &plain)?;
         }

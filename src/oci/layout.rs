@@ -36,8 +36,8 @@ impl OciDir {
                 marker.display()
             ))
         })?;
-        let v: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("parsing {}", marker.display()))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", marker.display()))?;
         if v.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
             return Err(crate::error::input(format!(
                 "{}: unsupported imageLayoutVersion (expected 1.0.0)",

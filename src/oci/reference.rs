@@ -11,7 +11,10 @@ pub enum ImageRef {
     /// A tag in the store, `name:version`.
     Tag(String),
     /// A manifest in the store by digest; `name` is kept for messages when given.
-    Digest { name: Option<String>, digest: Digest },
+    Digest {
+        name: Option<String>,
+        digest: Digest,
+    },
     /// An image in another OCI layout directory, by tag (or the only image when no tag).
     Layout { path: PathBuf, tag: Option<String> },
 }
@@ -85,10 +88,9 @@ impl fmt::Display for ImageRef {
             } => write!(f, "{n}@{digest}"),
             ImageRef::Digest { name: None, digest } => write!(f, "{digest}"),
             ImageRef::Layout { path, tag: None } => write!(f, "oci-layout:{}", path.display()),
-            ImageRef::Layout {
-                path,
-                tag: Some(t),
-            } => write!(f, "oci-layout:{}:{t}", path.display()),
+            ImageRef::Layout { path, tag: Some(t) } => {
+                write!(f, "oci-layout:{}:{t}", path.display())
+            }
         }
     }
 }

@@ -7,8 +7,17 @@ fn expect_refused(ws: &Ws, args: &[&str], bp: &std::path::Path) -> String {
     let before = tree_state(&ws.store());
     let o = ws.cb().arg("build").args(args).arg(bp).output().unwrap();
     let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "expected exit 2, got {:?}\n{err}", o.status);
-    assert_eq!(before, tree_state(&ws.store()), "the store changed on a refused build");
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "expected exit 2, got {:?}\n{err}",
+        o.status
+    );
+    assert_eq!(
+        before,
+        tree_state(&ws.store()),
+        "the store changed on a refused build"
+    );
     err
 }
 
@@ -58,7 +67,11 @@ fn include_conflict_names_both_fragments() {
     let (ws, bp) = setup();
     std::fs::write(bp.join("a.toml"), "[config]\nuser = \"alice\"\n").unwrap();
     std::fs::write(bp.join("b.toml"), "[config]\nuser = \"bob\"\n").unwrap();
-    edit(&bp, "epoch = ", "include = [\"a.toml\", \"b.toml\"]\nepoch = ");
+    edit(
+        &bp,
+        "epoch = ",
+        "include = [\"a.toml\", \"b.toml\"]\nepoch = ",
+    );
     let err = expect_refused(&ws, &[], &bp);
     assert!(err.contains("a.toml") && err.contains("b.toml"), "{err}");
     // The blueprint deciding the key resolves the conflict.
@@ -81,7 +94,11 @@ fn unpinned_base_fails_under_locked() {
 fn base_digest_mismatch_is_refused() {
     let (ws, bp) = setup();
     let wrong = format!("sha256:{}", "0".repeat(64));
-    edit(&bp, "ref = \"busybox-tiny:1\"", &format!("ref = \"busybox-tiny:1\"\ndigest = \"{wrong}\""));
+    edit(
+        &bp,
+        "ref = \"busybox-tiny:1\"",
+        &format!("ref = \"busybox-tiny:1\"\ndigest = \"{wrong}\""),
+    );
     let err = expect_refused(&ws, &[], &bp);
     assert!(err.contains(&wrong), "{err}");
     assert!(err.contains("busybox-tiny:1"), "{err}");

@@ -4,12 +4,18 @@
 use crate::util::*;
 use std::process::Command;
 
-fn build_in(ws: &Ws, bp: &std::path::Path, umask: &str, tz: &str, lang: &str, cpus: &str) -> String {
-    let script = format!(
-        "umask {umask} && exec taskset -c {cpus} \"$0\" build \"$1\" --json"
-    );
+fn build_in(
+    ws: &Ws,
+    bp: &std::path::Path,
+    umask: &str,
+    tz: &str,
+    lang: &str,
+    cpus: &str,
+) -> String {
+    let script = format!("umask {umask} && exec taskset -c {cpus} \"$0\" build \"$1\" --json");
     let mut cmd = Command::new("sh");
-    cmd.env("COREBUILD_STORE", ws.store()).env_remove("SOURCE_DATE_EPOCH");
+    cmd.env("COREBUILD_STORE", ws.store())
+        .env_remove("SOURCE_DATE_EPOCH");
     let v = build_json(
         cmd.env("TZ", tz)
             .env("LANG", lang)
@@ -21,7 +27,6 @@ fn build_in(ws: &Ws, bp: &std::path::Path, umask: &str, tz: &str, lang: &str, cp
     );
     v["digest"].as_str().unwrap().to_string()
 }
-
 
 #[test]
 fn same_inputs_same_digest_across_environments() {
@@ -43,7 +48,10 @@ fn same_inputs_same_digest_across_environments() {
         dst = bp_b.display()
     )));
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(std::fs::metadata(bp_b.join("files/motd")).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(bp_b.join("files/motd")).unwrap().mode() & 0o777,
+        0o600
+    );
     run_ok(Command::new("sh").arg("-c").arg(format!(
         "umask 077 && COREBUILD='{bin}' bash '{script}' --store '{store}'",
         bin = BIN,

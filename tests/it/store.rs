@@ -15,7 +15,10 @@ fn fsck_reports_a_corrupt_blob_and_exits_1() {
 
     // Corrupt the layer blob (the largest file in blobs/).
     let blobs = ws.store().join("blobs/sha256");
-    let mut files: Vec<_> = std::fs::read_dir(&blobs).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     files.sort_by_key(|p| std::fs::metadata(p).unwrap().len());
     let victim = files.last().unwrap().clone();
     use std::os::unix::fs::PermissionsExt;
@@ -30,7 +33,13 @@ fn fsck_reports_a_corrupt_blob_and_exits_1() {
 
     // Using the corrupt base is refused with exit 2 naming the blob.
     let dir = ws.path().join("flat");
-    let o = ws.cb().arg("unpack").arg("busybox-tiny:1").arg(&dir).output().unwrap();
+    let o = ws
+        .cb()
+        .arg("unpack")
+        .arg("busybox-tiny:1")
+        .arg(&dir)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains(&name), "{}", stderr(&o));
 }
@@ -43,20 +52,61 @@ fn base_import_from_dir_tar_and_layout_agree() {
     let flat = ws.path().join("flat");
     run_ok(ws.cb().arg("unpack").arg("busybox-tiny:1").arg(&flat));
     let tarball = ws.path().join("rootfs.tar.gz");
-    run_ok(Command::new("tar").arg("-czf").arg(&tarball).arg("-C").arg(&flat).arg("."));
-    let o = run_ok(ws.cb().args(["base", "import", "--name", "from-tar", "--version", "1", "--epoch", "1735689600", "--rootfs"]).arg(&tarball));
+    run_ok(
+        Command::new("tar")
+            .arg("-czf")
+            .arg(&tarball)
+            .arg("-C")
+            .arg(&flat)
+            .arg("."),
+    );
+    let o = run_ok(
+        ws.cb()
+            .args([
+                "base",
+                "import",
+                "--name",
+                "from-tar",
+                "--version",
+                "1",
+                "--epoch",
+                "1735689600",
+                "--rootfs",
+            ])
+            .arg(&tarball),
+    );
     assert_eq!(stdout(&o).trim(), digest);
     // Export the store image as a layout, import it under another name: digest kept.
     let tiny = ws.fixture("tiny");
     let out = ws.path().join("layout");
     run_ok(ws.cb().arg("build").arg(&tiny).arg("--out").arg(&out));
-    let o = run_ok(ws.cb().args(["base", "import", "--name", "copied", "--version", "2", "--oci-layout"]).arg(format!("{}:0.1.0", out.display())));
+    let o = run_ok(
+        ws.cb()
+            .args([
+                "base",
+                "import",
+                "--name",
+                "copied",
+                "--version",
+                "2",
+                "--oci-layout",
+            ])
+            .arg(format!("{}:0.1.0", out.display())),
+    );
     let copied = stdout(&o).trim().to_string();
     let o = run_ok(ws.cb().args(["inspect", "tiny-test:0.1.0", "--json"]));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["digest"], copied.as_str());
     let o = run_ok(ws.cb().args(["images", "--json"]));
     let tags: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let names: Vec<_> = tags.as_array().unwrap().iter().map(|t| t["tag"].as_str().unwrap().to_string()).collect();
-    assert!(names.contains(&"copied:2".to_string()) && names.contains(&"from-tar:1".to_string()), "{names:?}");
+    let names: Vec<_> = tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["tag"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.contains(&"copied:2".to_string()) && names.contains(&"from-tar:1".to_string()),
+        "{names:?}"
+    );
 }

@@ -60,7 +60,9 @@ pub fn copy_dir(src: &Path, dest: &Path) {
 
 /// Runs a command, panicking with its output unless it exits 0.
 pub fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
@@ -82,12 +84,17 @@ pub fn stderr(o: &Output) -> String {
 /// Runs `build --json` and returns the parsed summary.
 pub fn build_json(cmd: &mut Command) -> serde_json::Value {
     let out = run_ok(cmd);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", stdout(&out)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", stdout(&out)))
 }
 
 /// A tool the tests need; setup.sh installs it, so its absence is a failure, not a skip.
 pub fn require(tool: &str) -> PathBuf {
-    for dir in std::env::var("PATH").unwrap_or_default().split(':').chain(["/usr/sbin", "/sbin"]) {
+    for dir in std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+    {
         let p = Path::new(dir).join(tool);
         if p.is_file() {
             return p;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Benchmark for the foundation: base import, small builds and no-change rebuilds on the
+# Debian minbase rootfs, printed beside the peers in one run (ratios, since machines are
+# noisy). Peers: umoci (init/new/insert), the limit pipeline `tar | zstd -T0 | sha256sum`,
+# `tar | gzip -1`, and `umoci insert` of 10 small files.
+#
+#   scripts/bench/base-import.sh [ROOTFS_TAR]     (default: makes one with mmdebstrap)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash scripts/setup.sh
+cargo build --release --quiet
+CB="$PWD/target/release/corebuild"
+work=$(mktemp -d /var/tmp/cb-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export SOURCE_DATE_EPOCH=1735689600
+
+tarball=${1:-}
+if [ -z "$tarball" ]; then
+  tarball="$work/minbase.tar"
+  mmdebstrap --quiet --variant=minbase --format=tar bookworm "$tarball" "deb http://deb.debian.org/debian bookworm main"
+fi
+rootfs="$work/rootfs"
+mkdir -p "$rootfs"
+tar -xf "$tarball" -C "$rootfs" --exclude './dev/*'
+size=$(du -sb "$rootfs" | cut -f1)
+entries=$(find "$rootfs" | wc -l)
+echo "rootfs: $((size / 1000000)) MB, $entries entries"
+
+# best-of-N wall time in seconds of a command; peak RSS (KiB) of the last run in $RSS
+best() {
+  local n=$1; shift
+  local best=999999 t
+  for _ in $(seq "$n"); do
+    sync
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err"; exit 1; }
+    read -r t RSS < "$work/time"
+    best=$(awk -v a="$t" -v b="$best" 'BEGIN{print (a<b)?a:b}')
+  done
+  echo "$best"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) b = 0.001; printf "%.2f", a/b }'; }
+
+cb_import() { rm -rf "$work/store-$1"; "$CB" --store "$work/store-$1" base import --rootfs "$rootfs" --name b --version 1 --compression "$1"; }
+umoci_import() {
+  rm -rf "$work/umoci"
+  umoci init --layout "$work/umoci" && umoci new --image "$work/umoci:b" &&
+    umoci insert --rootless --image "$work/umoci:b" "$rootfs" / 
+}
+export -f cb_import umoci_import
+export CB work rootfs
+
+t_zstd=$(best 3 bash -c 'cb_import zstd'); rss_zstd=$RSS
+t_gzip=$(best 3 bash -c 'cb_import gzip'); rss_gzip=$RSS
+t_limit=$(best 3 bash -c 'tar --sort=name -C "$rootfs" -cf - . | zstd -3 -T0 -q | sha256sum')
+t_gzip1=$(best 3 bash -c 'tar --sort=name -C "$rootfs" -cf - . | gzip -1 | sha256sum')
+t_umoci=$(best 2 bash -c 'umoci_import')
+
+echo
+printf '%-44s %8s  %s\n' "base import of the rootfs" "seconds" "ratio"
+printf '%-44s %8s  %s\n' "corebuild base import (zstd)" "$t_zstd" "$(ratio "$t_zstd" "$t_limit")x the limit pipeline (target <= 1.4x)"
+printf '%-44s %8s  %s\n' "limit: tar --sort=name | zstd -3 -T0 | sha256" "$t_limit" "1.00x"
+printf '%-44s %8s  %s\n' "corebuild base import (gzip)" "$t_gzip" "umoci is $(ratio "$t_umoci" "$t_gzip")x slower (target >= 1.5x)"
+printf '%-44s %8s\n' "umoci init/new/insert (gzip)" "$t_umoci"
+printf '%-44s %8s\n' "tar --sort=name | gzip -1 | sha256" "$t_gzip1"
+printf 'peak RSS: import zstd %s MiB, gzip %s MiB (target < 100 MiB)\n' "$((rss_zstd / 1024))" "$((rss_gzip / 1024))"
+
+# A blueprint that adds 10 small files on that base.
+bp="$work/bp"
+mkdir -p "$bp/files"
+files=""
+for i in $(seq 10); do
+  echo "file $i" > "$bp/files/f$i"
+  files="$files { src = \"files/f$i\", dest = \"/etc/bench/f$i\", mode = \"0644\" },"
+done
+cat > "$bp/blueprint.toml" <<TOML
+name = "bench"
+version = "1.0.0"
+description = "benchmark"
+[base]
+ref = "b:1"
+[[layer]]
+files = [ $files ]
+TOML
+export bp
+t_build=$(best 5 "$CB" --store "$work/store-gzip" build "$bp"); rss_build=$RSS
+t_rebuild=$(best 5 "$CB" --store "$work/store-gzip" build "$bp")
+mkdir -p "$work/ins/etc/bench" && cp "$bp"/files/* "$work/ins/etc/bench/"
+t_uins=$(best 5 bash -c 'umoci insert --rootless --image "$work/umoci:b" "$work/ins" / && umoci gc --layout "$work/umoci"')
+echo
+printf '%-44s %8s  %s\n' "small change on the base" "seconds" ""
+printf '%-44s %8s  %s\n' "corebuild build (10 files)" "$t_build" "target < 0.050"
+printf '%-44s %8s  %s\n' "corebuild no-change rebuild" "$t_rebuild" "target < 0.050"
+printf '%-44s %8s\n' "umoci insert (10 files)" "$t_uins"
+printf 'peak RSS: build %s MiB\n' "$((rss_build / 1024))"
