@@ -149,7 +149,7 @@ mod tests {
             "{:?}",
             String::from_utf8_lossy(&r[..10])
         );
-        assert_eq!(r.len(), 104);
+        assert_eq!(r.len(), 105);
     }
 
     #[test]

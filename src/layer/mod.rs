@@ -11,6 +11,9 @@ pub mod scan;
 mod tarread;
 pub mod writer;
 
+#[cfg(test)]
+mod testutil;
+
 pub use apply::{apply_layer, apply_layers, ApplyError, ApplyOptions, ApplyStats, DevicePolicy};
 pub use compress::{decompress, Compression};
 pub use entry::{normalize_dest, Entry, EntryKind, FileSource, PathError};
