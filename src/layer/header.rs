@@ -145,7 +145,7 @@ mod tests {
         let long = vec![b'x'; 95];
         let r = pax_records(&[("path".into(), long)]);
         assert!(
-            r.starts_with(b"104 path="),
+            r.starts_with(b"105 path="),
             "{:?}",
             String::from_utf8_lossy(&r[..10])
         );

@@ -225,4 +225,4 @@ fn read_capability(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
 
 #[cfg(test)]
 #[path = "scan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -41,7 +41,7 @@ pub(crate) fn rootfs(dir: &Path) -> PathBuf {
     std::os::unix::fs::symlink("usr/bin", r.join("bin")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &r.join("initctl"),
+        r.join("initctl"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
@@ -49,7 +49,7 @@ pub(crate) fn rootfs(dir: &Path) -> PathBuf {
     .unwrap();
     rustix::fs::chownat(
         rustix::fs::CWD,
-        &r.join("etc/motd"),
+        r.join("etc/motd"),
         Some(rustix::fs::Uid::from_raw(1000)),
         Some(rustix::fs::Gid::from_raw(1001)),
         rustix::fs::AtFlags::empty(),
@@ -73,7 +73,7 @@ pub(crate) fn rootfs(dir: &Path) -> PathBuf {
     );
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &r.join("dev/null"),
+        r.join("dev/null"),
         rustix::fs::FileType::CharacterDevice,
         rustix::fs::Mode::from_raw_mode(0o666),
         rustix::fs::makedev(1, 3),
@@ -196,7 +196,7 @@ fn files_from_host_do_not_depend_on_the_checkout() {
             set_mtime(&src.join(f), mtime);
             rustix::fs::chownat(
                 rustix::fs::CWD,
-                &src.join(f),
+                src.join(f),
                 Some(rustix::fs::Uid::from_raw(owner)),
                 Some(rustix::fs::Gid::from_raw(owner)),
                 rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
@@ -253,7 +253,7 @@ fn files_from_host_refuses_bad_destinations_and_special_files() {
     assert!(files_from_host(&tmp.path().join("f"), "/etc/x", Some(0o100644), 0, 0).is_err());
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &tmp.path().join("fifo"),
+        tmp.path().join("fifo"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,

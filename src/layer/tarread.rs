@@ -128,10 +128,10 @@ impl<R: Read> TarReader<R> {
                     })?;
                     match typeflag {
                         b'x' => parse_pax(&data, &mut pax_path, &mut pax_link, &mut pax)
-                            .map_err(|r| refuse(r))?,
+                            .map_err(&refuse)?,
                         b'g' => {} // global defaults: ignored; every member states its own fields
-                        b'L' => long_name = Some(gnu_long(&data).map_err(|r| refuse(r))?),
-                        _ => long_link = Some(gnu_long(&data).map_err(|r| refuse(r))?),
+                        b'L' => long_name = Some(gnu_long(&data).map_err(&refuse)?),
+                        _ => long_link = Some(gnu_long(&data).map_err(&refuse)?),
                     }
                     continue;
                 }
@@ -139,7 +139,7 @@ impl<R: Read> TarReader<R> {
             }
             let mut e = RawEntry {
                 name: field_name,
-                link: field(&block[157..257]).map_err(|r| refuse(r))?.to_vec(),
+                link: field(&block[157..257]).map_err(&refuse)?.to_vec(),
                 typeflag,
                 mode: (h.mode().map_err(|_| refuse("invalid mode field"))? & 0o7777),
                 uid: h.uid().map_err(|_| refuse("invalid uid field"))?,
@@ -194,7 +194,7 @@ impl<R: Read> TarReader<R> {
                 return Err(refuse("sparse files are not supported".into()));
             }
             e.size = size;
-            self.start_member(size).map_err(|r| refuse(r))?;
+            self.start_member(size).map_err(refuse)?;
             return Ok(Some(e));
         }
     }

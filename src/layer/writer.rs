@@ -161,15 +161,15 @@ fn check_entry(e: &Entry) -> anyhow::Result<()> {
         }
     }
     match &e.kind {
-        EntryKind::Symlink { target } => {
-            if target.is_empty() || target.contains('\0') || target.len() > MAX_PATH_BYTES {
-                bail!("symlink target {target:?} is empty, too long or contains NUL");
-            }
+        EntryKind::Symlink { target }
+            if (target.is_empty() || target.contains('\0') || target.len() > MAX_PATH_BYTES) =>
+        {
+            bail!("symlink target {target:?} is empty, too long or contains NUL");
         }
-        EntryKind::Hardlink { target } => {
-            if normalize_dest(target).ok().as_deref() != Some(target.as_str()) {
-                bail!("hard link target {target:?} is not a normalized layer path");
-            }
+        EntryKind::Hardlink { target }
+            if normalize_dest(target).ok().as_deref() != Some(target.as_str()) =>
+        {
+            bail!("hard link target {target:?} is not a normalized layer path");
         }
         EntryKind::File {
             source: FileSource::Bytes(b),

@@ -245,7 +245,7 @@ fn device_nodes_are_refused_by_default_and_skipped_on_request() {
         .add(H::new("dev/null", b'3'), b"")
         .add(H::new("dev/sda", b'4'), b"")
         .finish();
-    let e = refused(&sb, &[dev.clone()], "dev/null");
+    let e = refused(&sb, std::slice::from_ref(&dev), "dev/null");
     assert!(e.reason.contains("device"), "{e}");
     let opts = ApplyOptions {
         devices: DevicePolicy::Skip,
