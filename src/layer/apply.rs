@@ -253,13 +253,15 @@ impl<R: Read> Applier<'_, R> {
         if self.opts.preserve_owner && (raw.uid > u32::MAX as u64 || raw.gid > u32::MAX as u64) {
             return Err(refuse("uid or gid does not fit in 32 bits"));
         }
+        // Data of any member must be read (if only to skip it), so the per-file cap
+        // applies to all of them.
+        if raw.size > self.opts.max_file_bytes {
+            return Err(refuse(&format!(
+                "entry data of {} bytes (limit {})",
+                raw.size, self.opts.max_file_bytes
+            )));
+        }
         if matches!(action, Action::File) {
-            if raw.size > self.opts.max_file_bytes {
-                return Err(refuse(&format!(
-                    "file of {} bytes (limit {})",
-                    raw.size, self.opts.max_file_bytes
-                )));
-            }
             if self.stats.bytes.saturating_add(raw.size) > self.opts.max_total_bytes {
                 return Err(refuse(&format!(
                     "layer writes more than {} bytes (limit)",

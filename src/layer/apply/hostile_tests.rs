@@ -275,6 +275,15 @@ fn bomb_huge_declared_file_is_refused_before_reading() {
         !sb.target.join("big").exists(),
         "nothing created before the check"
     );
+    // Data attached to a symlink would have to be read to be skipped: capped too.
+    let h = H {
+        size: 20 << 30,
+        ..H::symlink("s", "x")
+    };
+    let t0 = Instant::now();
+    let e = refused(&sb, &[RawTar::new().claim(h, b"").finish()], "s");
+    assert!(e.reason.contains("limit"), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
