@@ -1,3 +1,6 @@
+//! Tests of the apply semantics on well-formed layers (the hostile corpus is in
+//! `apply/hostile_tests.rs`).
+
 use super::*;
 use crate::digest::{Digest, HashingReader};
 use crate::layer::entry::{Entry, EntryKind, FileSource};

@@ -1,5 +1,12 @@
 //! Layers: deterministic tar writing, compression, scanning a host tree into entries, and
 //! the safe apply of (untrusted) layers onto a directory.
+//!
+//! What fixes a layer's bytes (changing any of these changes every digest; the golden
+//! test in `writer_tests.rs` fails loudly): entries sorted bytewise by tar name; ustar
+//! headers with empty uname/gname, zero device fields and mtime `min(mtime, epoch)`; PAX
+//! records only for what does not fit; two zero blocks at the end and no record padding;
+//! gzip = 1 MiB blocks deflated independently by miniz_oxide level 1 (`gzip.rs`); zstd =
+//! level 3, multithreaded mode with 2 workers, no checksum, no content size.
 
 pub mod apply;
 pub mod compress;

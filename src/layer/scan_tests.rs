@@ -1,3 +1,5 @@
+//! Tests of `scan_dir` and `files_from_host` on real trees (run as root: chown, mknod).
+
 use super::*;
 use crate::layer::compress::Compression;
 use crate::layer::writer::{write_layer, LayerOptions};

@@ -1,3 +1,6 @@
+//! Tests of the layer writer: golden digests, determinism, epoch clamping, what GNU tar
+//! reads back, streaming of host files, refusals, and the `#[ignore]`d benchmark.
+
 use super::*;
 use crate::layer::compress::decompress;
 use std::collections::BTreeMap;
