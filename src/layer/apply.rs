@@ -261,13 +261,13 @@ impl<R: Read> Applier<'_, R> {
                 raw.size, self.opts.max_file_bytes
             )));
         }
-        if matches!(action, Action::File) {
-            if self.stats.bytes.saturating_add(raw.size) > self.opts.max_total_bytes {
-                return Err(refuse(&format!(
-                    "layer writes more than {} bytes (limit)",
-                    self.opts.max_total_bytes
-                )));
-            }
+        if matches!(action, Action::File)
+            && self.stats.bytes.saturating_add(raw.size) > self.opts.max_total_bytes
+        {
+            return Err(refuse(&format!(
+                "layer writes more than {} bytes (limit)",
+                self.opts.max_total_bytes
+            )));
         }
         let fail = |f: Fail| match f {
             Fail::Refused(r) => ApplyError::refused(name.to_string(), r),
