@@ -90,8 +90,13 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
                 }
             }
         }
-        if cause.downcast_ref::<crate::layer::ApplyError>().is_some() {
-            return Kind::Input;
+        if let Some(a) = cause.downcast_ref::<crate::layer::ApplyError>() {
+            // A layer that is hostile or corrupt is bad input; a full disk is not.
+            return if a.is_io() && !is_corrupt_data(a) {
+                Kind::Environment
+            } else {
+                Kind::Input
+            };
         }
         if cause.downcast_ref::<crate::tool::ToolError>().is_some() {
             return Kind::Environment;
@@ -104,6 +109,15 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
         return Kind::Environment;
     }
     Kind::Input
+}
+
+fn is_corrupt_data(a: &crate::layer::ApplyError) -> bool {
+    a.source.as_ref().is_some_and(|e| {
+        matches!(
+            e.kind(),
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+        )
+    })
 }
 
 pub fn exit_code(err: &anyhow::Error) -> i32 {

@@ -30,7 +30,8 @@ pub struct Imported {
 
 /// Imports a rootfs directory as a one-layer image.
 pub fn import_rootfs_dir(store: &OciDir, dir: &Path, opts: &ImportOptions) -> Result<Imported> {
-    let scan = layer::scan_dir(dir).with_context(|| format!("reading rootfs {}", dir.display()))?;
+    let scan =
+        layer::scan_dir_report(dir).with_context(|| format!("reading rootfs {}", dir.display()))?;
     let lopts = LayerOptions {
         compression: opts.compression,
         epoch: opts.epoch.unwrap_or(u64::MAX),
@@ -72,7 +73,11 @@ pub fn import_rootfs_dir(store: &OciDir, dir: &Path, opts: &ImportOptions) -> Re
         name: opts.name.clone(),
         version: opts.version.clone(),
         digest: crate::digest::Digest::try_from(desc.digest())?,
-        skipped: scan.skipped,
+        skipped: scan
+            .skipped
+            .iter()
+            .map(|s| format!("{} ({})", s.path, s.kind))
+            .collect(),
     })
 }
 

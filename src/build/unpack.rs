@@ -5,7 +5,6 @@ use crate::digest::{Digest, HashingReader};
 use crate::layer::{self, ApplyOptions, Compression};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{anyhow, Context, Result};
-use std::io::Read;
 use std::path::Path;
 
 /// Applies every layer of `image` onto `target` (created if missing).
