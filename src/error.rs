@@ -115,7 +115,9 @@ fn is_corrupt_data(a: &crate::layer::ApplyError) -> bool {
     a.source.as_ref().is_some_and(|e| {
         matches!(
             e.kind(),
-            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof
+            std::io::ErrorKind::InvalidData
+                | std::io::ErrorKind::InvalidInput
+                | std::io::ErrorKind::UnexpectedEof
         )
     })
 }

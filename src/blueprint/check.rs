@@ -288,7 +288,7 @@ pub fn package(src: &Source, v: &Spanned<String>) -> Result<PackageSpec> {
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
-    let version_ok = version.map_or(true, |v| !v.is_empty() && !v.contains(char::is_whitespace));
+    let version_ok = version.is_none_or(|v| !v.is_empty() && !v.contains(char::is_whitespace));
     if !name_ok || !version_ok {
         return Err(src
             .error(v.span(), format!("invalid package {s:?}"))

@@ -52,7 +52,7 @@ pub struct LoadOptions {
 /// `corebuild lock` can load a blueprint whose lock is stale; use
 /// [`Blueprint::pinned_base`] and [`Blueprint::check_locked`] for that.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError> {
-    let file = if path.is_dir() || path.extension().map_or(true, |e| e != "toml") {
+    let file = if path.is_dir() || path.extension().is_none_or(|e| e != "toml") {
         path.join(BLUEPRINT_FILE_NAME)
     } else {
         path.to_path_buf()

@@ -210,7 +210,7 @@ fn layer(
         return Ok(Layer::Packages(specs));
     }
     let run = l.run.expect("exactly one kind is present");
-    if run.get_ref().first().map_or(true, |p| p.is_empty()) {
+    if run.get_ref().first().is_none_or(|p| p.is_empty()) {
         return Err(src
             .error(
                 run.span(),

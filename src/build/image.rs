@@ -137,7 +137,7 @@ impl DraftImage {
             ));
         }
         for (i, l) in self.layers.iter().enumerate() {
-            if crate::layer::Compression::from_media_type(&l.media_type().to_string()).is_none() {
+            if crate::layer::Compression::from_media_type(l.media_type().as_ref()).is_none() {
                 errs.push(format!(
                     "layer {i}: unsupported media type {}",
                     l.media_type()

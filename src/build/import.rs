@@ -63,7 +63,8 @@ pub fn import_rootfs_dir(store: &OciDir, dir: &Path, opts: &ImportOptions) -> Re
     let draft = crate::build::image::DraftImage::new(config)
         .append(
             &info,
-            &format!("corebuild base import {}:{}", opts.name, opts.version),
+            // The name is metadata, not content: one rootfs imports to one digest.
+            "corebuild base import",
         )
         .with_created(&created);
     let (desc, _) = draft.write(store)?;

@@ -40,7 +40,7 @@ fn unknown_field_names_file_line_and_column() {
     let (ws, bp) = setup();
     edit(&bp, "[config]\n", "[config]\nenvv = { A = \"1\" }\n");
     let err = expect_refused(&ws, &[], &bp);
-    assert!(err.contains("blueprint.toml:19:"), "{err}");
+    assert!(err.contains("blueprint.toml:20:"), "{err}");
     assert!(err.contains("envv"), "{err}");
 }
 

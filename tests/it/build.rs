@@ -5,7 +5,7 @@ use std::process::Command;
 
 /// The manifest digest of tests/fixtures/tiny on the busybox tiny base. It changes only
 /// when the image format changes on purpose (or busybox-static changes: see below).
-const GOLDEN_TINY: &str = "GOLDEN_PLACEHOLDER";
+const GOLDEN_TINY: &str = "sha256:94bb8132a7f5108447908abb2ee3344e0ea44b864e0e074d4bb491fb70e00109";
 /// The busybox-static binary the golden digest was made with (Debian 1:1.35.0-4+deb12u1+b1).
 const GOLDEN_BUSYBOX: &str =
     "sha256:3d9f2889d6782537624a4e1a10e68a2ddd53e0ee8bac02676f27308f42ec6bf6";

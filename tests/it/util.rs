@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_corebuild");
 
@@ -120,14 +119,4 @@ pub fn tree_state(dir: &Path) -> Vec<(String, String)> {
         v.push((rel, h));
     }
     v
-}
-
-/// The tiny base is expensive enough to share: one per test process for read-only use.
-pub fn shared_tiny() -> &'static (Ws, String) {
-    static TINY: OnceLock<(Ws, String)> = OnceLock::new();
-    TINY.get_or_init(|| {
-        let ws = Ws::new();
-        let d = ws.tiny_base();
-        (ws, d)
-    })
 }
