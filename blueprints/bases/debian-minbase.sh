@@ -11,6 +11,9 @@
 # (the digest then moves with the mirror, and blueprints must be re-locked).
 #
 #   blueprints/bases/debian-minbase.sh [--store DIR]
+#
+# MINBASE_TARBALL=PATH keeps the bootstrapped tarball there and reuses it when present
+# (the tests share one this way).
 set -euo pipefail
 CB=${COREBUILD:-corebuild}
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1735689600}   # 2025-01-01T00:00:00Z
@@ -22,5 +25,14 @@ sources=("deb $MIRROR bookworm main")
 if [ "${DEBIAN_UPDATES:-0}" = 1 ]; then
   sources+=("deb $MIRROR bookworm-updates main" "deb $SECURITY bookworm-security main")
 fi
-mmdebstrap --quiet --variant=minbase --format=tar bookworm "$work/rootfs.tar" "${sources[@]}"
-"$CB" "$@" base import --rootfs "$work/rootfs.tar" --name debian-minbase --version 12 --epoch "$SOURCE_DATE_EPOCH"
+# The build host's resolver and name must not end up in the base: an empty resolv.conf
+# (runtimes bind-mount theirs over it) and a neutral host name.
+tarball=${MINBASE_TARBALL:-$work/rootfs.tar}
+if [ ! -s "$tarball" ]; then
+  mkdir -p "$(dirname "$tarball")"
+  mmdebstrap --quiet --variant=minbase --format=tar \
+    --customize-hook='printf "" > "$1/etc/resolv.conf"; echo localhost > "$1/etc/hostname"' \
+    bookworm "$tarball.tmp" "${sources[@]}"
+  mv "$tarball.tmp" "$tarball"
+fi
+"$CB" "$@" base import --rootfs "$tarball" --name debian-minbase --version 12 --epoch "$SOURCE_DATE_EPOCH"

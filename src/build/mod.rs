@@ -2,11 +2,15 @@
 //! each layer (independent layers in parallel), assemble config and manifest, tag
 //! `name:version`, and optionally export a standalone OCI layout.
 
+pub mod apt;
 pub mod base;
+pub mod cache;
 pub mod epoch;
 pub mod image;
 pub mod import;
 mod layers;
+pub mod rootfs;
+mod step;
 pub mod unpack;
 
 use crate::blueprint::Blueprint;
@@ -26,6 +30,21 @@ pub struct BuildOptions {
     pub out: Option<PathBuf>,
     /// The value of SOURCE_DATE_EPOCH, read by the caller.
     pub source_date_epoch: Option<String>,
+    /// Rebuild every layer instead of reusing cached ones.
+    pub no_cache: bool,
+    /// The OCI runtime for `run` and `packages` layers: `runc`, `crun` or a path.
+    pub runtime: String,
+    /// Re-resolve package versions the lock already pins (`corebuild lock --update`).
+    pub update_pins: bool,
+}
+
+impl BuildOptions {
+    pub fn new() -> Self {
+        BuildOptions {
+            runtime: "runc".to_string(),
+            ..Default::default()
+        }
+    }
 }
 
 /// One layer of the result, for reports and `--json`.
@@ -39,6 +58,9 @@ pub struct LayerReport {
     pub size: u64,
     pub media_type: String,
     pub cache_hit: bool,
+    /// Packages a `packages` layer installed, `name=version`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<String>,
 }
 
 /// What `build` produced.
@@ -56,6 +78,9 @@ pub struct BuildOutcome {
     pub layers: Vec<LayerReport>,
     pub store: PathBuf,
     pub out: Option<PathBuf>,
+    /// Package pins the build used or resolved, for the lock file (not in `--json`).
+    #[serde(skip)]
+    pub package_pins: Vec<crate::blueprint::LockedPackage>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -79,7 +104,26 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         bp.epoch,
         base_img.config.created().as_deref(),
     )?;
-    let built = layers::build_all(store, bp, epoch)?;
+    let ctx = layers::LayerContext {
+        store,
+        bp,
+        epoch,
+        locked: opts.locked,
+        no_cache: opts.no_cache,
+        runtime: &opts.runtime,
+        update_pins: opts.update_pins,
+        env: base_img
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.env().clone())
+            .unwrap_or_else(|| vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()]),
+    };
+    let built = layers::build_all(
+        &ctx,
+        base_img.manifest.layers(),
+        base_img.config.rootfs().diff_ids(),
+    )?;
 
     let created = epoch::rfc3339(epoch);
     let mut labels = BTreeMap::new();
@@ -102,8 +146,8 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         base_img.digest.to_string(),
     );
     let mut draft = image::DraftImage::from_base(&base_img.manifest, base_img.config.clone());
-    for (i, (kind, info)) in built.iter().enumerate() {
-        draft = draft.append(info, &format!("corebuild {} layer {}", kind, i + 1));
+    for (i, b) in built.iter().enumerate() {
+        draft = draft.append(&b.info, &format!("corebuild {} layer {}", b.kind, i + 1));
     }
     let draft = draft
         .with_created(&created)
@@ -138,13 +182,33 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
             source: if i < base_count {
                 "base".to_string()
             } else {
-                built[i - base_count].0.to_string()
+                built[i - base_count].kind.to_string()
             },
             digest: Digest::try_from(l.digest()).expect("validated when written"),
             diff_id: diff_ids.get(i).cloned().unwrap_or_default(),
             size: l.size(),
             media_type: l.media_type().to_string(),
-            cache_hit: false,
+            cache_hit: i >= base_count && built[i - base_count].cache_hit,
+            packages: if i >= base_count {
+                built[i - base_count]
+                    .packages
+                    .iter()
+                    .map(|(n, v)| format!("{n}={v}"))
+                    .collect()
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    let package_pins = built
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| {
+            b.packages.iter().map(move |(n, v)| crate::blueprint::LockedPackage {
+                name: n.clone(),
+                version: v.clone(),
+                layer: i,
+            })
         })
         .collect();
     Ok(BuildOutcome {
@@ -163,5 +227,6 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         layers,
         store: store.root().to_path_buf(),
         out: opts.out.clone(),
+        package_pins,
     })
 }

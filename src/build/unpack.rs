@@ -5,6 +5,7 @@ use crate::digest::{Digest, HashingReader};
 use crate::layer::{self, ApplyOptions, Compression};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{anyhow, Context, Result};
+use oci_spec::image::Descriptor;
 use std::path::Path;
 
 /// Applies every layer of `image` onto `target` (created if missing).

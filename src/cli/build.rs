@@ -16,6 +16,12 @@ pub struct Args {
     /// Fail unless the base is pinned and blueprint.lock is up to date (CI mode).
     #[arg(long)]
     pub locked: bool,
+    /// Rebuild every layer instead of reusing cached ones.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// OCI runtime for `run` and `packages` layers: runc (default), crun, or a path.
+    #[arg(long, default_value = "runc")]
+    pub runtime: String,
     /// Contract suites directory (default: contract-tests/ in the nearest ancestor).
     #[arg(long)]
     pub suites: Option<PathBuf>,
@@ -35,6 +41,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         locked: a.locked,
         out: a.out,
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        no_cache: a.no_cache,
+        runtime: a.runtime,
+        update_pins: false,
     };
     let outcome = build::build(&store, &bp, &opts)?;
     if a.json {
@@ -42,11 +51,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     } else {
         for l in outcome.layers.iter().filter(|l| l.source != "base") {
             eprintln!(
-                "  layer {} ({}): {} {}",
+                "  layer {} ({}): {} {}{}",
                 l.index,
                 l.source,
                 l.digest,
-                output::size(l.size)
+                output::size(l.size),
+                if l.cache_hit { " (cached)" } else { "" }
             );
         }
         if !outcome.base.pinned {

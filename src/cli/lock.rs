@@ -1,7 +1,7 @@
 //! `corebuild lock BLUEPRINT`: resolve the base to a digest and write blueprint.lock.
 
 use crate::blueprint::{self, LoadOptions, LockedBase};
-use crate::build::base;
+use crate::build::{self, base, BuildOptions};
 use crate::cli::output;
 use crate::oci::OciDir;
 use std::path::{Path, PathBuf};
@@ -12,6 +12,12 @@ pub struct Args {
     /// Only check: exit 1 if the lock file would change.
     #[arg(long)]
     pub check: bool,
+    /// Re-resolve package versions the lock already pins (like `cargo update`).
+    #[arg(long)]
+    pub update: bool,
+    /// OCI runtime for resolving `packages` layers.
+    #[arg(long, default_value = "runc")]
+    pub runtime: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -31,6 +37,25 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         reference: bp.base.reference.clone(),
         digest: digest.clone(),
     });
+    let has_packages = bp
+        .layers
+        .iter()
+        .any(|l| matches!(l, blueprint::Layer::Packages(_)));
+    if has_packages {
+        // Package versions are what apt installs: build (reusing the cache) to learn them.
+        let mut pinned = bp.clone();
+        pinned.lock = Some(lock.clone());
+        let opts = BuildOptions {
+            runtime: a.runtime.clone(),
+            update_pins: a.update,
+            source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+            ..BuildOptions::new()
+        };
+        let outcome = build::build(&store, &pinned, &opts)?;
+        lock.packages = outcome.package_pins;
+    } else {
+        lock.packages.clear();
+    }
     let path = blueprint::lock_path(&bp.dir);
     let changed = bp.lock.as_ref() != Some(&lock);
     if a.check {
@@ -50,6 +75,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             "lock": path,
             "changed": changed,
             "base": {"ref": bp.base.reference, "digest": digest},
+            "packages": lock.packages.iter().map(|p| serde_json::json!({
+                "name": p.name, "version": p.version, "layer": p.layer,
+            })).collect::<Vec<_>>(),
         }))?;
     } else {
         println!(

@@ -291,7 +291,7 @@ fn empty_index() -> ImageIndex {
 }
 
 /// Writes a file atomically: temp file in the same directory, fsync, rename, fsync dir.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")

@@ -4,5 +4,6 @@
 mod bad_input;
 mod build;
 mod determinism;
+mod steps;
 mod store;
 mod util;

@@ -120,3 +120,40 @@ pub fn tree_state(dir: &Path) -> Vec<(String, String)> {
     }
     v
 }
+
+impl Ws {
+    /// Imports the Debian minbase into this workspace's store. The mmdebstrap tarball is
+    /// made once per checkout (target/it-cache) and shared by every test.
+    pub fn minbase(&self) -> String {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+        let out = run_ok(
+            Command::new("bash")
+                .arg(repo_root().join("blueprints/bases/debian-minbase.sh"))
+                .arg("--store")
+                .arg(self.store())
+                .env("COREBUILD", BIN)
+                .env("MINBASE_TARBALL", repo_root().join("target/it-cache/minbase.tar")),
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Writes a blueprint `name/blueprint.toml` with the given body into the workspace.
+    pub fn blueprint(&self, name: &str, body: &str) -> PathBuf {
+        let dir = self.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("blueprint.toml"), body).unwrap();
+        dir
+    }
+}
+
+/// Mount points under `dir` that are still mounted (there must be none after a build).
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4).map(str::to_string))
+        .filter(|m| m.starts_with(&*dir.to_string_lossy()))
+        .collect()
+}

@@ -1,0 +1,168 @@
+//! `packages` layers: the shell script that installs Debian packages with the base's own
+//! apt inside the build container, and the parsing of what it reports back.
+//!
+//! One script serves both modes. Given pins (from blueprint.lock), it installs exactly
+//! those versions; without pins it asks apt what it would install (`apt-get -s`), pins
+//! that, and installs it. Either way it prints `COREBUILD-PIN name version` lines, which
+//! become the lock's `[[package]]` entries, and marks dependencies automatic so the
+//! layer is the same whichever mode made it.
+
+use crate::blueprint::PackageSpec;
+use std::collections::BTreeMap;
+
+pub const PIN_MARKER: &str = "COREBUILD-PIN";
+pub const MISSING_MARKER: &str = "COREBUILD-MISSING";
+
+/// Paths the cleanup removes: downloaded indexes and packages, and logs with time
+/// stamps. Only what the install added: directories the base ships (`lists/partial`,
+/// `/var/log/apt`) stay, so the layer carries no whiteouts for them.
+pub const CLEANUP: &[&str] = &[
+    "/var/lib/apt/lists/*_*",
+    "/var/lib/apt/lists/partial/*",
+    "/var/cache/apt/*.bin",
+    "/var/cache/apt/archives/*.deb",
+    "/var/cache/apt/archives/partial/*",
+    "/var/log/apt/*",
+    "/var/log/dpkg.log",
+    "/var/log/alternatives.log",
+    "/var/cache/ldconfig/aux-cache",
+];
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The install script. `pins` are (name, version) for every package to install,
+/// requested ones and dependencies; empty means "resolve now".
+pub fn script(requested: &[PackageSpec], pins: &[(String, String)]) -> String {
+    let names: Vec<String> = requested.iter().map(|p| p.name.clone()).collect();
+    let wanted: Vec<String> = requested
+        .iter()
+        .map(|p| match &p.version {
+            Some(v) => format!("{}={}", p.name, v),
+            None => p.name.clone(),
+        })
+        .collect();
+    let mut s = String::from(
+        "set -eu\n\
+         export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8\n\
+         APT='-o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false -o APT::Install-Suggests=false -o Acquire::Retries=3'\n\
+         apt-get $APT -qq update\n",
+    );
+    if pins.is_empty() {
+        s.push_str(&format!(
+            "pins=$(apt-get $APT -s install {} | sed -n 's/^Inst \\([^ ]*\\) \\(\\[[^]]*\\] \\)\\{{0,1\\}}(\\([^ ]*\\) .*/\\1=\\3/p')\n",
+            wanted.iter().map(|w| quote(w)).collect::<Vec<_>>().join(" ")
+        ));
+    } else {
+        // Names and versions were checked by `valid_pin` when the lock was read.
+        let list: Vec<String> = pins.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        s.push_str(&format!("pins=\"{}\"\n", list.join(" ")));
+        // Name each locked version the mirror no longer has, so the error can say which.
+        s.push_str(&format!(
+            "missing=0\nfor p in $pins; do n=${{p%%=*}}; v=${{p#*=}}; \
+             if ! apt-cache madison \"$n\" | awk -v v=\"$v\" '$3 == v {{f=1}} END {{exit !f}}'; then \
+             echo \"{MISSING_MARKER} $n $v\"; missing=1; fi; done\n\
+             [ \"$missing\" = 0 ] || exit 100\n"
+        ));
+    }
+    s.push_str(&format!(
+        "for p in $pins; do echo \"{PIN_MARKER} ${{p%%=*}} ${{p#*=}}\"; done\n\
+         [ -z \"$pins\" ] || apt-get $APT -y install $pins\n\
+         auto=''\nfor p in $pins; do n=${{p%%=*}}; case \" {} \" in *\" $n \"*) ;; *) auto=\"$auto $n\";; esac; done\n\
+         [ -z \"$auto\" ] || apt-mark auto $auto >/dev/null\n\
+         apt-get $APT clean\n\
+         rm -rf {}\n",
+        names.join(" "),
+        CLEANUP.join(" ")
+    ));
+    s
+}
+
+/// Whether a package name and version are safe to put in the script unquoted (Debian
+/// policy's character sets for names and versions).
+pub fn valid_pin(name: &str, version: &str) -> bool {
+    let name_ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.:".contains(c));
+    let version_ok = !version.is_empty()
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".+~:-".contains(c));
+    name_ok && version_ok
+}
+
+/// The pins the script reported, in order, and the locked versions it could not find.
+pub fn parse_output(stdout: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+    let mut pins = BTreeMap::new();
+    let mut missing = Vec::new();
+    for line in stdout.lines() {
+        let mut parts = line.split_whitespace();
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some(PIN_MARKER), Some(n), Some(v)) if valid_pin(n, v) => {
+                pins.insert(n.to_string(), v.to_string());
+            }
+            (Some(MISSING_MARKER), Some(n), Some(v)) => missing.push((n.to_string(), v.to_string())),
+            _ => {}
+        }
+    }
+    (pins.into_iter().collect(), missing)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(n: &str, v: Option<&str>) -> PackageSpec {
+        PackageSpec {
+            name: n.into(),
+            version: v.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn resolving_script_simulates_then_installs() {
+        let s = script(&[spec("curl", None), spec("ca-certificates", Some("20230311"))], &[]);
+        assert!(s.contains("-s install 'curl' 'ca-certificates=20230311'"), "{s}");
+        assert!(s.contains("apt-mark auto"));
+        assert!(!s.contains(MISSING_MARKER));
+    }
+
+    #[test]
+    fn pinned_script_checks_every_version() {
+        let pins = vec![("curl".to_string(), "7.88.1-10+deb12u5".to_string())];
+        let s = script(&[spec("curl", None)], &pins);
+        assert!(s.contains("pins=\"curl=7.88.1-10+deb12u5\""), "{s}");
+        assert!(s.contains("apt-cache madison"));
+    }
+
+    #[test]
+    fn parses_pins_and_missing() {
+        let out = "noise\nCOREBUILD-PIN curl 7.88\nCOREBUILD-PIN libc6 2.36-9\nCOREBUILD-MISSING zlib1g 1:1.2\n";
+        let (pins, missing) = parse_output(out);
+        assert_eq!(pins, vec![("curl".into(), "7.88".into()), ("libc6".into(), "2.36-9".into())]);
+        assert_eq!(missing, vec![("zlib1g".into(), "1:1.2".into())]);
+    }
+
+    #[test]
+    fn the_sed_expression_reads_apt_simulation_lines() {
+        // Run the script's own sed on real-looking `apt-get -s` output.
+        let s = script(&[spec("curl", None)], &[]);
+        let sed = s.lines().find(|l| l.starts_with("pins=$(")).unwrap();
+        let expr = sed.split("sed -n ").nth(1).unwrap().trim_end_matches(')');
+        let input = "Inst libcurl4 (7.88.1-10+deb12u5 Debian:12.5/stable [amd64])\n\
+                     Inst libc6 [2.36-9] (2.36-9+deb12u4 Debian-Security:12/stable-security [amd64])\n\
+                     Conf libcurl4 (7.88.1-10+deb12u5 Debian:12.5/stable [amd64])\n";
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf '%s' \"$0\" | sed -n {expr}"))
+            .arg(input)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "libcurl4=7.88.1-10+deb12u5\nlibc6=2.36-9+deb12u4\n"
+        );
+    }
+}
