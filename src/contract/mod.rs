@@ -11,6 +11,8 @@ pub mod debversion;
 mod dpkg;
 mod exec;
 mod file_check;
+mod gate;
+mod junit;
 mod library_check;
 mod metadata_check;
 mod package_check;
@@ -20,6 +22,7 @@ mod report;
 mod rootfs;
 mod run;
 mod schema;
+mod store;
 mod text;
 mod values;
 
@@ -28,6 +31,8 @@ mod tests;
 
 pub use command_check::{evaluate_command, evaluate_service};
 pub use exec::{CommandOutput, Executor, ServiceOutput};
+pub use gate::{decide, gate, GateStatus, GateVerdict, SuiteVerdict};
+pub use junit::render as render_junit;
 pub use library_check::version_definitions;
 pub use parse::{load_suite, load_suite_ref, parse_suite};
 pub use report::{ContractReport, Outcome, SuiteReport, Summary, TestResult};
@@ -35,5 +40,9 @@ pub use run::{run_suites, run_test, Candidate, RunOptions};
 pub use schema::{
     BootTest, Check, CommandSpec, CommandTest, FileTest, FileType, LibraryTest, MetadataTest,
     PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, TestCase, TestKind,
+};
+pub use store::{
+    reports_for, store_report, stored_reports, tag_prefix, StoredReport, PASSED_ANNOTATION,
+    REPORT_MEDIA_TYPE, SUBJECT_ANNOTATION, SUITES_ANNOTATION,
 };
 pub use text::render as render_text;

@@ -177,6 +177,16 @@ impl ContractReport {
         })
     }
 
+    /// The human form: a line per test, expected vs actual for failures, a summary.
+    pub fn to_text(&self) -> String {
+        super::text::render(self)
+    }
+
+    /// JUnit XML for CI test views.
+    pub fn to_junit(&self) -> String {
+        super::junit::render(self)
+    }
+
     /// The JSON form: pretty, fields in declaration order, tests in suite order.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a report always serializes")

@@ -2,8 +2,12 @@
 //! trees with a real (chroot) executor, reports, the store and the gate.
 
 mod chroot;
+mod eval_tests;
+mod gate_tests;
 mod parse_tests;
+mod report_tests;
 mod run_tests;
+mod store_tests;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -109,4 +113,27 @@ impl TestRoot {
             secret,
         }
     }
+}
+
+/// A store holding one small image (config and manifest, no layers), tagged `tag`.
+/// Returns the manifest digest.
+pub fn store_image(store: &crate::oci::OciDir, tag: &str) -> crate::digest::Digest {
+    use oci_spec::image::MediaType;
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "rootfs": {"type": "layers", "diff_ids": []},
+        "config": {"Labels": {"tag": tag}},
+    });
+    let config = store.write_json(&config, MediaType::ImageConfig).unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config,
+        "layers": [],
+    });
+    let desc = store
+        .write_json(&manifest, MediaType::ImageManifest)
+        .unwrap();
+    store.set_tag(tag, &desc).unwrap();
+    crate::digest::Digest::try_from(desc.digest()).unwrap()
 }
