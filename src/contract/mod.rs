@@ -6,6 +6,7 @@
 //! with an [`Executor`] for command and service tests → [`ContractReport`] →
 //! [`store_report`] → [`gate`] before publishing.
 
+mod candidate;
 mod command_check;
 pub mod debversion;
 mod dpkg;
@@ -29,14 +30,15 @@ mod values;
 #[cfg(test)]
 mod tests;
 
+pub use candidate::Candidate;
 pub use command_check::{evaluate_command, evaluate_service};
 pub use exec::{CommandOutput, Executor, ServiceOutput};
 pub use gate::{decide, gate, GateStatus, GateVerdict, SuiteVerdict};
 pub use junit::render as render_junit;
 pub use library_check::version_definitions;
-pub use parse::{load_suite, load_suite_ref, parse_suite};
+pub use parse::{load_suite, load_suite_ref, load_suites, parse_suite};
 pub use report::{ContractReport, Outcome, SuiteReport, Summary, TestResult};
-pub use run::{run_suites, run_test, Candidate, RunOptions};
+pub use run::{run_suites, run_test, RunOptions};
 pub use schema::{
     BootTest, Check, CommandSpec, CommandTest, FileTest, FileType, LibraryTest, MetadataTest,
     PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, TestCase, TestKind,

@@ -51,6 +51,11 @@ pub fn load_suite_ref(r: &SuiteRef) -> Result<Suite> {
     Ok(suite)
 }
 
+/// Loads every suite a blueprint resolved, in its order.
+pub fn load_suites(refs: &[SuiteRef]) -> Result<Vec<Suite>> {
+    refs.iter().map(load_suite_ref).collect()
+}
+
 fn parse_source(src: &Source) -> Result<Suite> {
     let raw: RawSuite = src.parse()?;
     let name = raw.name.get_ref().clone();

@@ -1,28 +1,16 @@
 //! Running suites against a candidate: each test goes to the runner of its kind, tests of
 //! one suite run in parallel (up to `jobs` at once) and results come back in suite order.
 
+use super::candidate::Candidate;
 use super::command_check::{evaluate_command, evaluate_service};
 use super::exec::Executor;
 use super::report::{ContractReport, Outcome, SuiteReport, TestResult};
 use super::schema::{Check, Suite, TestCase};
 use super::{file_check, library_check, metadata_check, package_check};
-use crate::digest::Digest;
-use oci_spec::image::ImageConfiguration;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
-
-/// The image under test: its manifest digest, its flattened rootfs and its config.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub digest: Digest,
-    /// The image unpacked (`build::unpack`); read-only to the checks, and the lower
-    /// layer of each command test's overlay.
-    pub rootfs: PathBuf,
-    pub config: ImageConfiguration,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunOptions {

@@ -2,6 +2,7 @@
 //! trees with a real (chroot) executor, reports, the store and the gate.
 
 mod chroot;
+mod e2e_tests;
 mod eval_tests;
 mod gate_tests;
 mod parse_tests;

@@ -273,3 +273,18 @@ fn suite_ref_from_a_blueprint_must_still_match() {
     let e = load_suite_ref(&r).unwrap_err();
     assert!(e.to_string().contains("changed while in use"), "{e}");
 }
+
+/// The real suites other teams keep in the repository's contract-tests/ parse.
+#[test]
+fn the_repositorys_suites_parse() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("contract-tests");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return; // no suites in this checkout yet
+    };
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            load_suite(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
