@@ -24,7 +24,7 @@ fn run(fs: RootFs<'_>, t: &FileTest) -> std::io::Result<Outcome> {
     let found = fs.lookup(&t.path, !t.is_about_link())?;
     let Some(found) = found else {
         return Ok(if t.exists {
-            Outcome::failed(format!("{} exists", t.path), "it does not exist")
+            Outcome::failed(format!("{} exists", t.path), why_absent(fs, &t.path)?)
         } else {
             Outcome::Passed
         });
@@ -129,6 +129,22 @@ fn run(fs: RootFs<'_>, t: &FileTest) -> std::io::Result<Outcome> {
             format!("{}: {}", found.image_path, actual.join("; ")),
         )
     })
+}
+
+/// "it does not exist", saying so when a symlink is why (dangling, or aimed outside the
+/// image, which inside the rootfs is the same thing).
+fn why_absent(fs: RootFs<'_>, path: &str) -> std::io::Result<String> {
+    if let Some(link) = fs.lookup(path, false)? {
+        if link.meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&link.host)?;
+            return Ok(format!(
+                "it does not exist: the symlink {} -> {} leads nowhere inside the image",
+                link.image_path,
+                target.display()
+            ));
+        }
+    }
+    Ok("it does not exist".into())
 }
 
 fn type_of(f: &Found) -> Option<FileType> {

@@ -26,10 +26,11 @@ pub fn render(report: &ContractReport) -> String {
             if let Some(bug) = &r.regression_for {
                 let _ = write!(line, " (regression test for {bug})");
             }
+            let _ = write!(line, " {}ms", r.duration_ms);
             if let Outcome::Skipped { reason } = &r.outcome {
                 let _ = write!(line, ": {reason}");
             }
-            let _ = writeln!(out, "{line} {}ms", r.duration_ms);
+            let _ = writeln!(out, "{line}");
         }
     }
     let bad: Vec<_> = report

@@ -77,7 +77,7 @@ fn text_has_a_line_per_test_then_failures_then_summary() {
     assert!(text.contains("  ok    passwd [file] 1ms\n"), "{text}");
     assert!(text.contains("  ok    telnetd gone [package] (regression test for BUG-7) 2ms\n"));
     assert!(text.contains("  FAIL  shell <&> \"quoted\" [command] 1500ms\n"));
-    assert!(text.contains("  skip  boots [boot]: no VM disk 0ms\n"));
+    assert!(text.contains("  skip  boots [boot] 0ms: no VM disk\n"));
     assert!(text.contains("  ERROR sshd [service] 7ms\n"));
     let failures = text.find("\nfailures:\n").expect("a failures section");
     assert!(text[failures..]
