@@ -6,6 +6,7 @@
 pub mod blueprint;
 pub mod build;
 pub mod cli;
+pub mod contract;
 pub mod digest;
 pub mod error;
 pub mod layer;

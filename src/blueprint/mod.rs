@@ -33,7 +33,8 @@ pub use model::{
 pub use suite::{find_suites_dir, SUITES_DIR_NAME};
 
 use crate::layer::Compression;
-use error::Source;
+/// The contract module parses suite files with the same positioned errors.
+pub(crate) use error::Source;
 use std::path::{Path, PathBuf};
 
 /// The file name of a blueprint inside its directory.
