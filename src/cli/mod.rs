@@ -7,6 +7,7 @@ mod fsck;
 mod inspect;
 mod lock;
 mod output;
+mod test;
 mod unpack;
 
 use clap::{Parser, Subcommand};
@@ -48,6 +49,8 @@ pub enum Command {
     Unpack(unpack::Args),
     /// Verify every blob and reference in the store.
     Fsck(fsck::Args),
+    /// Run the contract suites against a candidate and store the report.
+    Test(test::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -72,6 +75,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Images(a) => inspect::images(&store, a),
         Command::Unpack(a) => unpack::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
+        Command::Test(a) => test::run(&store, a),
     }
 }
 

@@ -56,6 +56,8 @@ mod raw;
 mod report;
 mod rootfs;
 mod run;
+mod runc_exec;
+pub mod testing;
 mod schema;
 mod store;
 mod text;
@@ -73,6 +75,8 @@ pub use library_check::version_definitions;
 pub use parse::{load_suite, load_suite_ref, load_suites, parse_suite};
 pub use report::{ContractReport, Outcome, SuiteReport, Summary, TestResult};
 pub use run::{run_suites, run_test, RunOptions};
+pub use runc_exec::RuntimeExecutor;
+pub use testing::TestOptions;
 pub use schema::{
     BootTest, Check, CommandSpec, CommandTest, FileTest, FileType, LibraryTest, MetadataTest,
     PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, TestCase, TestKind,

@@ -1,0 +1,77 @@
+//! `corebuild test` as a library call: unpack the candidate once, run the suites on the
+//! OCI runtime, store the report beside the candidate, and return it.
+
+use crate::contract::{
+    load_suite, run_suites, store_report, Candidate, ContractReport, RunOptions, RuntimeExecutor,
+    Suite,
+};
+use crate::digest::Digest;
+use crate::oci::OciDir;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+pub struct TestOptions {
+    pub runtime: String,
+    pub jobs: usize,
+}
+
+/// Loads suites named on the command line from `dir` (`<dir>/<name>.toml`).
+pub fn named_suites(dir: &Path, names: &[String]) -> Result<Vec<Suite>> {
+    names
+        .iter()
+        .map(|n| {
+            let path = dir.join(format!("{n}.toml"));
+            if !path.is_file() {
+                return Err(crate::error::input(format!(
+                    "no contract suite {n:?}: {} does not exist",
+                    path.display()
+                )));
+            }
+            load_suite(&path)
+        })
+        .collect()
+}
+
+/// The unpacked candidate, cached per digest under the store (read-only to tests: each
+/// command test gets its own overlay over it).
+pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
+    let parent = store.root().join("cache/candidates");
+    std::fs::create_dir_all(&parent)?;
+    let dir: PathBuf = parent.join(digest.hex());
+    let image = store.find_image(None, Some(digest))?.ok_or_else(|| {
+        crate::error::input(format!("candidate {digest} is not in the store"))
+    })?;
+    if !dir.is_dir() {
+        let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&parent)?;
+        let target = tmp.path().join("rootfs");
+        Candidate::unpack(store, digest, &target)?;
+        std::fs::rename(&target, &dir)
+            .with_context(|| format!("keeping the unpacked candidate at {}", dir.display()))?;
+    }
+    Ok(Candidate {
+        digest: digest.clone(),
+        rootfs: dir,
+        config: image.config,
+    })
+}
+
+/// Runs `suites` against the stored image `digest` and stores the report.
+pub fn test_candidate(
+    store: &OciDir,
+    digest: &Digest,
+    suites: &[Suite],
+    opts: &TestOptions,
+) -> Result<ContractReport> {
+    crate::runtime::sweep_stale().context("cleaning up after earlier runs")?;
+    let candidate = unpacked(store, digest)?;
+    let env = candidate
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.env().clone())
+        .unwrap_or_default();
+    let exec = RuntimeExecutor::new(&opts.runtime, &store.root().join("cache/work"), env)?;
+    let report = run_suites(&candidate, suites, &exec, &RunOptions { jobs: opts.jobs });
+    store_report(store, &report)?;
+    Ok(report)
+}
