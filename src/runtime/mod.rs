@@ -16,6 +16,9 @@ pub mod spec;
 pub mod sweep;
 pub mod user;
 
+#[cfg(test)]
+mod tests;
+
 pub use output::{KEEP_BYTES, TAIL_LINES};
 pub use overlay::OverlayMount;
 pub use runc::{
