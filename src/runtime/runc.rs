@@ -8,6 +8,11 @@
 //! runtime's `--root` state dir, `bundles/<id>/` holds `config.json` and the runtime's
 //! JSON log for one container. Container ids are `corebuild-<pid>-<counter>`; the owning
 //! process (pid and start time) is in the `dev.corebuild.owner` annotation.
+//!
+//! crun takes the same command line. Debian 12's crun 1.8.1 refuses hosts with a hybrid
+//! cgroup layout (v1 controllers plus a unified hierarchy that has controllers) with
+//! "cgroups in hybrid mode not supported", which surfaces here as a runner error (exit
+//! 3); runc handles such hosts.
 
 use super::output::{Capture, Stream};
 use super::owner::Owner;

@@ -534,7 +534,8 @@ fn binds_are_read_only_when_asked() {
 const HELPER_DIR: &str = "COREBUILD_TEST_HELPER_DIR";
 
 /// Not a test: the process the sweep and interrupt tests kill. It mounts an overlay and
-/// runs `sleep 1000` in it through the API, like a build step that hangs. Does nothing
+/// runs a command that prints, then sleeps 1000 s, through the API with its output
+/// streamed, like a build step that hangs. Does nothing
 /// unless started by those tests.
 #[test]
 #[ignore]
@@ -545,8 +546,11 @@ fn helper_hold_container() {
     let rt = private_runc(&dir);
     let lower = dir.join("rootfs");
     let m = OverlayMount::mount(&[&lower], &dir.join("u"), &dir.join("w"), &dir.join("m")).unwrap();
-    let mut spec = RunSpec::build_step(vec!["sleep".into(), "1000".into()]);
+    let mut spec = RunSpec::build_step(sh(
+        "echo ready; echo steady >&2; touch /started; exec sleep 1000",
+    ));
     spec.timeout = Duration::from_secs(600);
+    spec.stream_prefix = Some("[helper] ".into());
     let r = rt.run(m.target(), &spec);
     drop(m);
     match r {
@@ -576,9 +580,9 @@ fn start_helper(dir: &Path) -> std::process::Child {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let rt = private_runc(dir);
     let t = Instant::now();
-    while !rt.list().unwrap().iter().any(|c| c.status == "running") {
+    // The helper's command marks its start in the overlay's upper dir, after its output.
+    while !dir.join("u/started").exists() {
         if child.try_wait().unwrap().is_some() {
             let out = child.wait_with_output().unwrap();
             panic!("helper exited early: {}", text(&out.stderr));
@@ -642,6 +646,11 @@ fn sigterm_removes_the_container_and_unwinds() {
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(42), "{err}");
     assert!(err.contains("interrupted by SIGTERM"), "{err}");
+    // Both streams were copied to our stderr as they came, behind the prefix.
+    assert!(
+        err.contains("[helper] ready\n") && err.contains("[helper] steady\n"),
+        "{err}"
+    );
     assert_nothing_left(&rt, d.path());
 }
 
