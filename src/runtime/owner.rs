@@ -1,5 +1,5 @@
 //! Which process owns a container or a mount: its pid and its start time (in clock ticks
-//! since boot, from /proc/<pid>/stat), so that a reused pid is not mistaken for the
+//! since boot, from `/proc/<pid>/stat`), so that a reused pid is not mistaken for the
 //! owner. Written into container annotations and overlay mount sources; read back by
 //! `sweep_stale`.
 
