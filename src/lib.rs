@@ -11,4 +11,5 @@ pub mod digest;
 pub mod error;
 pub mod layer;
 pub mod oci;
+pub mod runtime;
 pub mod tool;

@@ -88,9 +88,19 @@ pub fn scan_dir_report(root: &Path) -> anyhow::Result<Scan> {
         }
         found.push((e, inode));
     }
+    Ok(Scan {
+        entries: sort_and_link(found),
+        skipped,
+    })
+}
+
+/// Sorts entries by path and turns every file whose inode (`(dev, ino)`, given for files
+/// with more than one link) was already seen into a hard link to the first path in
+/// sorted order.
+pub(crate) fn sort_and_link(mut found: Vec<(Entry, Option<(u64, u64)>)>) -> Vec<Entry> {
     found.sort_unstable_by(|a, b| a.0.path.as_bytes().cmp(b.0.path.as_bytes()));
     let mut first: HashMap<(u64, u64), String> = HashMap::new();
-    let entries = found
+    found
         .into_iter()
         .map(|(mut e, inode)| {
             if let Some(inode) = inode {
@@ -108,8 +118,7 @@ pub fn scan_dir_report(root: &Path) -> anyhow::Result<Scan> {
             }
             e
         })
-        .collect();
-    Ok(Scan { entries, skipped })
+        .collect()
 }
 
 /// The entries for one blueprint `files` item: `src` (a file, or a directory copied
@@ -178,7 +187,7 @@ pub fn files_from_host(
     Ok(out)
 }
 
-fn host_entry(path: String, kind: EntryKind, md: &Metadata) -> Entry {
+pub(crate) fn host_entry(path: String, kind: EntryKind, md: &Metadata) -> Entry {
     Entry {
         path,
         kind,
@@ -191,7 +200,7 @@ fn host_entry(path: String, kind: EntryKind, md: &Metadata) -> Entry {
 }
 
 /// `path` relative to `root`, as a normalized layer path.
-fn layer_path(root: &Path, path: &Path) -> anyhow::Result<String> {
+pub(crate) fn layer_path(root: &Path, path: &Path) -> anyhow::Result<String> {
     let rel = path
         .strip_prefix(root)
         .expect("walkdir yields paths under its root");
@@ -205,7 +214,7 @@ fn layer_path(root: &Path, path: &Path) -> anyhow::Result<String> {
     Ok(norm)
 }
 
-fn link_target(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn link_target(path: &Path) -> anyhow::Result<String> {
     let t = std::fs::read_link(path).with_context(|| format!("reading link {}", path.display()))?;
     match t.into_os_string().into_string() {
         Ok(s) if !s.is_empty() => Ok(s),
@@ -213,7 +222,7 @@ fn link_target(path: &Path) -> anyhow::Result<String> {
     }
 }
 
-fn read_capability(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
+pub(crate) fn read_capability(path: &Path) -> anyhow::Result<Option<Vec<u8>>> {
     let mut buf = [0u8; 256];
     match rustix::fs::lgetxattr(path, KEPT_XATTR, &mut buf[..]) {
         Ok(n) => Ok(Some(buf[..n].to_vec())),
