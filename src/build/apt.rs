@@ -93,8 +93,11 @@ pub fn valid_pin(name: &str, version: &str) -> bool {
     name_ok && version_ok
 }
 
+/// A package name and version.
+pub type Pin = (String, String);
+
 /// The pins the script reported, in order, and the locked versions it could not find.
-pub fn parse_output(stdout: &str) -> (Vec<(String, String)>, Vec<(String, String)>) {
+pub fn parse_output(stdout: &str) -> (Vec<Pin>, Vec<Pin>) {
     let mut pins = BTreeMap::new();
     let mut missing = Vec::new();
     for line in stdout.lines() {
@@ -103,7 +106,9 @@ pub fn parse_output(stdout: &str) -> (Vec<(String, String)>, Vec<(String, String
             (Some(PIN_MARKER), Some(n), Some(v)) if valid_pin(n, v) => {
                 pins.insert(n.to_string(), v.to_string());
             }
-            (Some(MISSING_MARKER), Some(n), Some(v)) => missing.push((n.to_string(), v.to_string())),
+            (Some(MISSING_MARKER), Some(n), Some(v)) => {
+                missing.push((n.to_string(), v.to_string()))
+            }
             _ => {}
         }
     }
@@ -123,8 +128,17 @@ mod tests {
 
     #[test]
     fn resolving_script_simulates_then_installs() {
-        let s = script(&[spec("curl", None), spec("ca-certificates", Some("20230311"))], &[]);
-        assert!(s.contains("-s install 'curl' 'ca-certificates=20230311'"), "{s}");
+        let s = script(
+            &[
+                spec("curl", None),
+                spec("ca-certificates", Some("20230311")),
+            ],
+            &[],
+        );
+        assert!(
+            s.contains("-s install 'curl' 'ca-certificates=20230311'"),
+            "{s}"
+        );
         assert!(s.contains("apt-mark auto"));
         assert!(!s.contains(MISSING_MARKER));
     }
@@ -141,7 +155,13 @@ mod tests {
     fn parses_pins_and_missing() {
         let out = "noise\nCOREBUILD-PIN curl 7.88\nCOREBUILD-PIN libc6 2.36-9\nCOREBUILD-MISSING zlib1g 1:1.2\n";
         let (pins, missing) = parse_output(out);
-        assert_eq!(pins, vec![("curl".into(), "7.88".into()), ("libc6".into(), "2.36-9".into())]);
+        assert_eq!(
+            pins,
+            vec![
+                ("curl".into(), "7.88".into()),
+                ("libc6".into(), "2.36-9".into())
+            ]
+        );
         assert_eq!(missing, vec![("zlib1g".into(), "1:1.2".into())]);
     }
 

@@ -38,7 +38,11 @@ pub struct LayerContext<'a> {
     pub env: Vec<String>,
 }
 
-pub fn build_all(ctx: &LayerContext, base_layers: &[Descriptor], base_diff_ids: &[String]) -> Result<Vec<BuiltLayer>> {
+pub fn build_all(
+    ctx: &LayerContext,
+    base_layers: &[Descriptor],
+    base_diff_ids: &[String],
+) -> Result<Vec<BuiltLayer>> {
     let bp = ctx.bp;
     let opts = LayerOptions {
         compression: bp.outputs.compression,
@@ -73,7 +77,9 @@ pub fn build_all(ctx: &LayerContext, base_layers: &[Descriptor], base_diff_ids: 
                 let cached = if ctx.no_cache || pins.is_none() && matches!(l, Layer::Packages(_)) {
                     None
                 } else {
-                    cache.get(ctx.store, &key).and_then(|r| Some((r.to_info()?, r.packages)))
+                    cache
+                        .get(ctx.store, &key)
+                        .and_then(|r| Some((r.to_info()?, r.packages)))
                 };
                 match cached {
                     Some((info, packages)) => BuiltLayer {
@@ -83,8 +89,9 @@ pub fn build_all(ctx: &LayerContext, base_layers: &[Descriptor], base_diff_ids: 
                         packages,
                     },
                     None => {
-                        let (info, packages) = step::build_step(ctx, i, l, pins.as_deref(), &layers, &chain, &opts)
-                            .with_context(|| format!("building {label}"))?;
+                        let (info, packages) =
+                            step::build_step(ctx, i, l, pins.as_deref(), &layers, &chain, &opts)
+                                .with_context(|| format!("building {label}"))?;
                         // A resolved packages layer is cached under the key its pins give.
                         let key = if pins.is_none() {
                             self::key(l, &chain, Vec::new(), &packages, &opts)?
@@ -181,7 +188,11 @@ fn pins_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Vec<(Strin
         return Ok(Some(locked));
     }
     if ctx.locked {
-        let missing: Vec<&str> = requested.iter().filter(|p| !covers(p)).map(|p| p.name.as_str()).collect();
+        let missing: Vec<&str> = requested
+            .iter()
+            .filter(|p| !covers(p))
+            .map(|p| p.name.as_str())
+            .collect();
         return Err(crate::error::input(format!(
             "{}: packages layer {} is not fully pinned (no lock entry for {}); run `corebuild lock {}`",
             crate::blueprint::display_path(&crate::blueprint::lock_path(&ctx.bp.dir)),
@@ -194,7 +205,11 @@ fn pins_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Vec<(Strin
 }
 
 /// Writes every `files` layer, in parallel; other kinds get `None`.
-fn build_files_layers(store: &OciDir, bp: &Blueprint, opts: &LayerOptions) -> Result<Vec<Option<LayerInfo>>> {
+fn build_files_layers(
+    store: &OciDir,
+    bp: &Blueprint,
+    opts: &LayerOptions,
+) -> Result<Vec<Option<LayerInfo>>> {
     std::thread::scope(|s| {
         let handles: Vec<_> = bp
             .layers
@@ -216,7 +231,11 @@ fn build_files_layers(store: &OciDir, bp: &Blueprint, opts: &LayerOptions) -> Re
     })
 }
 
-fn write_files_layer(store: &OciDir, files: &[crate::blueprint::FileSpec], opts: &LayerOptions) -> Result<LayerInfo> {
+fn write_files_layer(
+    store: &OciDir,
+    files: &[crate::blueprint::FileSpec],
+    opts: &LayerOptions,
+) -> Result<LayerInfo> {
     let mut entries: Vec<Entry> = Vec::new();
     for f in files {
         entries.extend(

@@ -117,7 +117,11 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
             .config()
             .as_ref()
             .and_then(|c| c.env().clone())
-            .unwrap_or_else(|| vec!["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()]),
+            .unwrap_or_else(|| {
+                vec![
+                    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+                ]
+            }),
     };
     let built = layers::build_all(
         &ctx,
@@ -204,11 +208,13 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         .iter()
         .enumerate()
         .flat_map(|(i, b)| {
-            b.packages.iter().map(move |(n, v)| crate::blueprint::LockedPackage {
-                name: n.clone(),
-                version: v.clone(),
-                layer: i,
-            })
+            b.packages
+                .iter()
+                .map(move |(n, v)| crate::blueprint::LockedPackage {
+                    name: n.clone(),
+                    version: v.clone(),
+                    layer: i,
+                })
         })
         .collect();
     Ok(BuildOutcome {

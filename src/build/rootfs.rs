@@ -5,8 +5,8 @@ use crate::build::unpack;
 use crate::digest::Digest;
 use crate::layer::ApplyOptions;
 use crate::oci::OciDir;
-use oci_spec::image::Descriptor;
 use anyhow::{Context, Result};
+use oci_spec::image::Descriptor;
 use std::path::PathBuf;
 
 /// The chain id of a list of diff_ids: one digest naming the whole stack.

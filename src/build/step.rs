@@ -5,7 +5,7 @@ use crate::blueprint::Layer;
 use crate::build::layers::LayerContext;
 use crate::build::{apt, rootfs};
 use crate::layer::{self, DiffOptions, LayerInfo, LayerOptions};
-use crate::runtime::{self, Network, OverlayMount, RunSpec};
+use crate::runtime::{self, Network, OciRuntime, OverlayMount, RunSpec};
 use anyhow::{Context, Result};
 use oci_spec::image::Descriptor;
 use std::time::Duration;
@@ -15,7 +15,17 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Paths never taken into a layer from a build step: kernel and runtime mounts, scratch
 /// space, and the resolver file a network step gets bind-mounted.
-const EXCLUDE: &[&str] = &["proc", "sys", "dev", "run", "tmp", "var/tmp", "etc/resolv.conf", "etc/hostname", "etc/hosts"];
+const EXCLUDE: &[&str] = &[
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "tmp",
+    "var/tmp",
+    "etc/resolv.conf",
+    "etc/hostname",
+    "etc/hosts",
+];
 
 /// Runs layer `i` and writes its blob; returns the layer and the package pins it used.
 pub fn build_step(
@@ -30,12 +40,18 @@ pub fn build_step(
     let lower = rootfs::flattened(ctx.store, parents, chain)?;
     let work_root = ctx.store.root().join("cache/work");
     std::fs::create_dir_all(&work_root)?;
-    let work = tempfile::Builder::new().prefix("step-").tempdir_in(&work_root)?;
-    let (upper, wdir, merged) = (work.path().join("upper"), work.path().join("work"), work.path().join("merged"));
+    let work = tempfile::Builder::new()
+        .prefix("step-")
+        .tempdir_in(&work_root)?;
+    let (upper, wdir, merged) = (
+        work.path().join("upper"),
+        work.path().join("work"),
+        work.path().join("merged"),
+    );
     for d in [&upper, &wdir, &merged] {
         std::fs::create_dir(d)?;
     }
-    let mut spec = RunSpec::build_step();
+    let mut spec = RunSpec::build_step(Vec::new());
     spec.env = ctx.env.clone();
     spec.timeout = STEP_TIMEOUT;
     match l {
@@ -54,14 +70,18 @@ pub fn build_step(
             if let Some(w) = &r.workdir {
                 spec.cwd = w.clone();
             }
-            spec.network = if r.network { Network::Host } else { Network::Isolated };
+            spec.network = if r.network {
+                Network::Host
+            } else {
+                Network::Isolated
+            };
         }
         Layer::Files(_) => unreachable!("files layers are not build steps"),
     }
-    let prefix = format!("[layer {}] ", i + 1);
-    let mount = OverlayMount::mount(&[lower.as_path()], &upper, &wdir, &merged)?;
+    spec.stream_prefix = Some(format!("[layer {}] ", i + 1));
     let rt = runtime::from_name(ctx.runtime)?;
-    let outcome = rt.run(&spec, &merged, Some(&prefix));
+    let mount = OverlayMount::mount(&[lower.as_path()], &upper, &wdir, &merged)?;
+    let outcome = rt.run(&merged, &spec);
     mount.close().context("unmounting the build overlay")?;
     let outcome = outcome?;
 
@@ -75,18 +95,17 @@ pub fn build_step(
         )));
     }
     if outcome.timed_out || outcome.exit_code != Some(0) {
-        let how = if outcome.timed_out {
-            format!("was killed after {}s", spec.timeout.as_secs())
-        } else if let Some(sig) = outcome.signal {
-            format!("was killed by signal {sig}")
-        } else {
-            format!("exited with {}", outcome.exit_code.unwrap_or(-1))
-        };
+        let how = outcome.describe();
         return Err(crate::error::failed(format!(
             "layer {} ({}) {how}; last output:\n{}",
             i + 1,
             describe(l),
-            outcome.tail.iter().map(|t| format!("  | {t}")).collect::<Vec<_>>().join("\n")
+            outcome
+                .tail
+                .iter()
+                .map(|t| format!("  | {t}"))
+                .collect::<Vec<_>>()
+                .join("\n")
         )));
     }
 
@@ -112,7 +131,10 @@ fn describe(l: &Layer) -> String {
     match l {
         Layer::Packages(p) => format!(
             "packages {}",
-            p.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(" ")
+            p.iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
         ),
         Layer::Run(r) => format!("run {:?}", r.argv),
         Layer::Files(_) => "files".to_string(),

@@ -15,9 +15,25 @@ pub fn unpack(
     target: &Path,
     opts: &ApplyOptions,
 ) -> Result<()> {
+    unpack_layers(
+        store,
+        image.manifest.layers(),
+        image.config.rootfs().diff_ids(),
+        target,
+        opts,
+    )
+}
+
+/// Applies `layers` (checked against `diff_ids`) onto `target` (created if missing).
+pub fn unpack_layers(
+    store: &OciDir,
+    layers: &[Descriptor],
+    diff_ids: &[String],
+    target: &Path,
+    opts: &ApplyOptions,
+) -> Result<()> {
     std::fs::create_dir_all(target).with_context(|| format!("creating {}", target.display()))?;
-    let diff_ids = image.config.rootfs().diff_ids();
-    for (i, l) in image.manifest.layers().iter().enumerate() {
+    for (i, l) in layers.iter().enumerate() {
         let digest = Digest::try_from(l.digest())?;
         let mt = l.media_type().to_string();
         let compression = Compression::from_media_type(&mt).ok_or_else(|| {

@@ -17,6 +17,9 @@ pub struct Args {
 pub struct ImagesArgs {
     #[arg(long)]
     pub json: bool,
+    /// Also list attached artifacts (contract reports, `sha256-<hex>.*` tags).
+    #[arg(long)]
+    pub all: bool,
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
@@ -89,6 +92,7 @@ pub fn images(store: &Path, a: ImagesArgs) -> anyhow::Result<i32> {
     let tags = dir.tags()?;
     let rows: Vec<_> = tags
         .iter()
+        .filter(|(t, _)| a.all || !t.starts_with("sha256-"))
         .map(|(t, d)| (t.clone(), Digest::try_from(d.digest()), d.size()))
         .collect();
     if a.json {

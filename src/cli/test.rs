@@ -35,7 +35,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let store = OciDir::open_or_create(store)?;
     let path = Path::new(&a.target);
     let (digest, mut suites, dir) = if path.exists() {
-        let bp = blueprint::load(path, &LoadOptions { suites_dir: a.suites_dir.clone() })?;
+        let bp = blueprint::load(
+            path,
+            &LoadOptions {
+                suites_dir: a.suites_dir.clone(),
+            },
+        )?;
         let opts = BuildOptions {
             locked: a.locked,
             runtime: a.runtime.clone(),
@@ -57,7 +62,13 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             )));
         }
         let cwd = std::env::current_dir()?;
-        (img.digest, Vec::new(), a.suites_dir.clone().or_else(|| blueprint::find_suites_dir(&cwd)))
+        (
+            img.digest,
+            Vec::new(),
+            a.suites_dir
+                .clone()
+                .or_else(|| blueprint::find_suites_dir(&cwd)),
+        )
     };
     if !a.suites.is_empty() {
         let dir = dir.ok_or_else(|| {

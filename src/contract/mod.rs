@@ -57,9 +57,9 @@ mod report;
 mod rootfs;
 mod run;
 mod runc_exec;
-pub mod testing;
 mod schema;
 mod store;
+pub mod testing;
 mod text;
 mod values;
 
@@ -76,7 +76,6 @@ pub use parse::{load_suite, load_suite_ref, load_suites, parse_suite};
 pub use report::{ContractReport, Outcome, SuiteReport, Summary, TestResult};
 pub use run::{run_suites, run_test, RunOptions};
 pub use runc_exec::RuntimeExecutor;
-pub use testing::TestOptions;
 pub use schema::{
     BootTest, Check, CommandSpec, CommandTest, FileTest, FileType, LibraryTest, MetadataTest,
     PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, TestCase, TestKind,
@@ -85,4 +84,5 @@ pub use store::{
     reports_for, store_report, stored_reports, tag_prefix, StoredReport, PASSED_ANNOTATION,
     REPORT_MEDIA_TYPE, SUBJECT_ANNOTATION, SUITES_ANNOTATION,
 };
+pub use testing::TestOptions;
 pub use text::render as render_text;

@@ -41,8 +41,14 @@ impl RuntimeExecutor {
 
     /// Runs `f` with a fresh overlay of `rootfs` mounted, then unmounts it.
     fn with_overlay<T>(&self, rootfs: &Path, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        let dir = tempfile::Builder::new().prefix("test-").tempdir_in(&self.work)?;
-        let (upper, work, merged) = (dir.path().join("u"), dir.path().join("w"), dir.path().join("m"));
+        let dir = tempfile::Builder::new()
+            .prefix("test-")
+            .tempdir_in(&self.work)?;
+        let (upper, work, merged) = (
+            dir.path().join("u"),
+            dir.path().join("w"),
+            dir.path().join("m"),
+        );
         for d in [&upper, &work, &merged] {
             std::fs::create_dir(d)?;
         }
@@ -116,7 +122,10 @@ impl RuntimeExecutor {
         let mut result = ServiceOutput {
             ready: false,
             status: None,
-            detail: format!("nothing answered on port {} within {:?}", svc.port, svc.ready_timeout),
+            detail: format!(
+                "nothing answered on port {} within {:?}",
+                svc.port, svc.ready_timeout
+            ),
         };
         let mut container = None;
         while Instant::now() < deadline && !runner.is_finished() {
@@ -134,13 +143,18 @@ impl RuntimeExecutor {
                             ready: true,
                             status,
                             detail: match status {
-                                Some(s) => format!("GET {} answered {s}", svc.http.as_deref().unwrap_or("/")),
+                                Some(s) => format!(
+                                    "GET {} answered {s}",
+                                    svc.http.as_deref().unwrap_or("/")
+                                ),
                                 None => format!("port {} accepted a connection", svc.port),
                             },
                         };
                         break;
                     }
-                    Err(e) => result.detail = format!("not ready within {:?}: {e}", svc.ready_timeout),
+                    Err(e) => {
+                        result.detail = format!("not ready within {:?}: {e}", svc.ready_timeout)
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -174,7 +188,10 @@ fn probe_in_netns(pid: i64, svc: &ServiceSpec) -> Result<Option<u16>> {
             return Ok(None);
         };
         conn.set_read_timeout(Some(Duration::from_secs(5)))?;
-        write!(conn, "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        write!(
+            conn,
+            "GET {path} HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )?;
         let mut head = Vec::new();
         let mut buf = [0u8; 512];
         while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
@@ -189,7 +206,12 @@ fn probe_in_netns(pid: i64, svc: &ServiceSpec) -> Result<Option<u16>> {
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse::<u16>().ok())
-            .ok_or_else(|| anyhow::anyhow!("not an HTTP answer: {:?}", line.lines().next().unwrap_or("")))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "not an HTTP answer: {:?}",
+                    line.lines().next().unwrap_or("")
+                )
+            })?;
         Ok(Some(status))
     })
     .join()

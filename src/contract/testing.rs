@@ -27,7 +27,7 @@ pub fn named_suites(dir: &Path, names: &[String]) -> Result<Vec<Suite>> {
                     path.display()
                 )));
             }
-            load_suite(&path)
+            Ok(load_suite(&path)?)
         })
         .collect()
 }
@@ -38,11 +38,13 @@ pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
     let parent = store.root().join("cache/candidates");
     std::fs::create_dir_all(&parent)?;
     let dir: PathBuf = parent.join(digest.hex());
-    let image = store.find_image(None, Some(digest))?.ok_or_else(|| {
-        crate::error::input(format!("candidate {digest} is not in the store"))
-    })?;
+    let image = store
+        .find_image(None, Some(digest))?
+        .ok_or_else(|| crate::error::input(format!("candidate {digest} is not in the store")))?;
     if !dir.is_dir() {
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempdir_in(&parent)?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempdir_in(&parent)?;
         let target = tmp.path().join("rootfs");
         Candidate::unpack(store, digest, &target)?;
         std::fs::rename(&target, &dir)

@@ -146,6 +146,9 @@ pub struct ContainerState {
     pub status: String,
     #[serde(default)]
     pub annotations: Option<HashMap<String, String>>,
+    /// The container's root filesystem path.
+    #[serde(default)]
+    pub rootfs: String,
 }
 
 /// A runtime driven through its command line.

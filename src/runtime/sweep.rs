@@ -167,12 +167,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(list[0].id, "corebuild-1-0");
+        assert_eq!(list[0].rootfs, "/r");
         assert!(!owner_alive(&list[0]));
         let mine = ContainerState {
             id: format!("corebuild-{}-3", std::process::id()),
             pid: 0,
             status: String::new(),
             annotations: None,
+            rootfs: String::new(),
         };
         assert!(owner_alive(&mine));
         assert_eq!(pid_of_id("corebuild-42-7"), Some(42));

@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod build;
+mod contract;
 mod determinism;
 mod steps;
 mod store;

@@ -133,9 +133,28 @@ impl Ws {
                 .arg("--store")
                 .arg(self.store())
                 .env("COREBUILD", BIN)
-                .env("MINBASE_TARBALL", repo_root().join("target/it-cache/minbase.tar")),
+                .env(
+                    "MINBASE_TARBALL",
+                    repo_root().join("target/it-cache/minbase.tar"),
+                ),
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Copies `blueprints/<name>` with the repo's `contract-tests/` into a project
+    /// layout under the workspace and returns the blueprint's directory.
+    pub fn project_blueprint(&self, name: &str) -> PathBuf {
+        let root = self.path().join("proj");
+        std::fs::create_dir_all(root.join("blueprints")).unwrap();
+        if !root.join("contract-tests").exists() {
+            copy_dir(
+                &repo_root().join("contract-tests"),
+                &root.join("contract-tests"),
+            );
+        }
+        let bp = root.join("blueprints").join(name);
+        copy_dir(&repo_root().join("blueprints").join(name), &bp);
+        bp
     }
 
     /// Writes a blueprint `name/blueprint.toml` with the given body into the workspace.
