@@ -29,8 +29,6 @@ fn golden_digest_of_the_tiny_blueprint() {
 #[test]
 fn build_json_names_the_image_and_out_layout_is_read_by_skopeo_umoci_and_runc() {
     let skopeo = require("skopeo");
-    let umoci = require("umoci");
-    let runc = require("runc");
     let ws = Ws::new();
     ws.tiny_base();
     let bp = ws.fixture("tiny");
@@ -69,33 +67,11 @@ fn build_json_names_the_image_and_out_layout_is_read_by_skopeo_umoci_and_runc() 
 
     // umoci unpacks it into a runtime bundle, and runc runs the entrypoint.
     let bundle = ws.path().join("bundle");
-    run_ok(
-        Command::new(&umoci)
-            .arg("unpack")
-            .arg("--image")
-            .arg(format!("{}:0.1.0", out.display()))
-            .arg(&bundle),
-    );
+    let o = umoci_runc(&out, "0.1.0", &bundle, &["/usr/local/bin/hello", "world"]);
     assert_eq!(
         std::fs::read_to_string(bundle.join("rootfs/etc/motd")).unwrap(),
         "welcome to tiny-test\n"
     );
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-    cfg["process"]["terminal"] = serde_json::Value::Bool(false);
-    cfg["process"]["args"] = serde_json::json!(["/usr/local/bin/hello", "world"]);
-    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let id = format!("cb-it-{}", std::process::id());
-    let o = Command::new(&runc)
-        .arg("run")
-        .arg("--bundle")
-        .arg(&bundle)
-        .arg(&id)
-        .output()
-        .unwrap();
-    let _ = Command::new(&runc).args(["delete", "-f", &id]).output();
-    assert!(o.status.success(), "runc failed: {}", stderr(&o));
     assert_eq!(stdout(&o), "hello from tiny-test world\n");
 }
 

@@ -144,8 +144,6 @@ fn run_layer_is_reproducible_and_cached() {
 /// image runs curl under runc after an independent `umoci unpack`.
 #[test]
 fn core_minimal_builds_locked_reproducibly_and_curl_runs() {
-    let umoci = require("umoci");
-    let runc = require("runc");
     let ws = Ws::new();
     let base = ws.minbase();
     let bp = ws.project_blueprint("core-minimal");
@@ -186,29 +184,7 @@ fn core_minimal_builds_locked_reproducibly_and_curl_runs() {
     );
 
     let bundle = ws.path().join("bundle");
-    run_ok(
-        Command::new(&umoci)
-            .arg("unpack")
-            .arg("--image")
-            .arg(format!("{}:1.0.0", out.display()))
-            .arg(&bundle),
-    );
-    let cfg_path = bundle.join("config.json");
-    let mut cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
-    cfg["process"]["terminal"] = serde_json::Value::Bool(false);
-    cfg["process"]["args"] = serde_json::json!(["curl", "--version"]);
-    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
-    let id = format!("cb-it-curl-{}", std::process::id());
-    let o = Command::new(&runc)
-        .arg("run")
-        .arg("--bundle")
-        .arg(&bundle)
-        .arg(&id)
-        .output()
-        .unwrap();
-    let _ = Command::new(&runc).args(["delete", "-f", &id]).output();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let o = umoci_runc(&out, "1.0.0", &bundle, &["curl", "--version"]);
     assert!(stdout(&o).starts_with("curl 7."), "{}", stdout(&o));
     assert!(
         std::fs::read_to_string(bundle.join("rootfs/usr/lib/os-release"))

@@ -176,3 +176,38 @@ pub fn mounts_under(dir: &Path) -> Vec<String> {
         .filter(|m| m.starts_with(&*dir.to_string_lossy()))
         .collect()
 }
+
+/// `umoci unpack`s `layout:tag` into `bundle` and runs `args` there with `runc run`,
+/// independent of our own runtime code; returns runc's output.
+pub fn umoci_runc(layout: &Path, tag: &str, bundle: &Path, args: &[&str]) -> Output {
+    run_ok(
+        Command::new(require("umoci"))
+            .arg("unpack")
+            .arg("--image")
+            .arg(format!("{}:{tag}", layout.display()))
+            .arg(bundle),
+    );
+    let cfg_path = bundle.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cfg_path).unwrap()).unwrap();
+    cfg["process"]["terminal"] = serde_json::Value::Bool(false);
+    cfg["process"]["args"] = serde_json::json!(args);
+    std::fs::write(&cfg_path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let id = format!(
+        "cb-it-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let runc = require("runc");
+    let o = Command::new(&runc)
+        .arg("run")
+        .arg("--bundle")
+        .arg(bundle)
+        .arg(&id)
+        .output()
+        .unwrap();
+    let _ = Command::new(&runc).args(["delete", "-f", &id]).output();
+    assert!(o.status.success(), "runc failed: {}", stderr(&o));
+    o
+}
