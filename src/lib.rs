@@ -10,6 +10,7 @@ pub mod contract;
 pub mod digest;
 pub mod error;
 pub mod layer;
+pub mod notes;
 pub mod oci;
 pub mod runtime;
 pub mod tool;
