@@ -1,7 +1,12 @@
 //! Release notes and technical notes, and the image diff they are built from.
 
 pub mod diff;
+pub mod facts;
+pub mod gather;
+pub mod release;
 pub mod render_diff;
+pub mod technical;
 pub mod tree;
+pub mod words;
 
 pub use diff::{diff_images, ImageDiff};

@@ -1,0 +1,193 @@
+//! Release notes (`release-notes/<name>/<version>.md`): what an app team reads before it
+//! moves its pin — the digest to pin, what changed and why, what the release promises.
+
+use crate::notes::facts::{contract_major_changes, kind_heading, ReleaseFacts, KINDS};
+use crate::notes::render_diff::PATH_LIMIT;
+use std::fmt::Write;
+
+pub fn render(f: &ReleaseFacts) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {} {}\n", f.name, f.version);
+    if !f.description.is_empty() {
+        let _ = writeln!(s, "{}\n", f.description);
+    }
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| Released | {} |", f.released);
+    let _ = writeln!(s, "| Digest | `{}` |", f.digest);
+    let _ = writeln!(s, "| Pull by digest | `{}` |", f.pull_ref);
+    let _ = writeln!(s, "| Catalog | `{}` |", f.catalog);
+    let _ = writeln!(
+        s,
+        "| Base | `{}`{} |",
+        f.base_ref,
+        f.base_digest
+            .as_deref()
+            .map(|d| format!(" (`{d}`)"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "| End of support | {} |",
+        f.end_of_support.as_deref().unwrap_or("not set")
+    );
+    let _ = writeln!(s, "| Status | {} |\n", f.status);
+
+    let majors = contract_major_changes(f);
+    if !majors.is_empty() {
+        let _ = writeln!(s, "## Upgrade notes\n");
+        let _ = writeln!(
+            s,
+            "The service contract changed in a way that may break consumers:\n"
+        );
+        for (n, a, b) in &majors {
+            let _ = writeln!(
+                s,
+                "- `{n}` {a} → {b}: read the technical notes for the tests it now holds."
+            );
+        }
+        s.push('\n');
+    }
+
+    let _ = writeln!(s, "## Highlights\n");
+    if f.changes.is_empty() {
+        let _ = writeln!(s, "No changes were declared for this release.\n");
+    }
+    for k in KINDS {
+        let items: Vec<_> = f.changes.iter().filter(|c| c.kind == k).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "### {}\n", kind_heading(k));
+        for c in items {
+            match &c.id {
+                Some(id) => {
+                    let _ = writeln!(s, "- **{id}**: {}", c.summary);
+                }
+                None => {
+                    let _ = writeln!(s, "- {}", c.summary);
+                }
+            }
+        }
+        s.push('\n');
+    }
+
+    match (&f.previous, &f.diff) {
+        (Some((pv, pd)), Some(d)) => {
+            let _ = writeln!(s, "## Changes since {pv}\n");
+            let _ = writeln!(s, "Compared with {} {pv} (`{pd}`).\n", f.name);
+            if let Some(b) = &d.base {
+                let _ = writeln!(
+                    s,
+                    "- Base: `{}` → `{}`",
+                    b.from.as_deref().unwrap_or("-"),
+                    b.to.as_deref().unwrap_or("-")
+                );
+            }
+            let p = &d.packages;
+            let _ = writeln!(
+                s,
+                "- Packages: {} added, {} removed, {} upgraded, {} downgraded",
+                p.added.len(),
+                p.removed.len(),
+                p.upgraded.len(),
+                p.downgraded.len()
+            );
+            for (verb, list) in [
+                ("added", &p.added),
+                ("removed", &p.removed),
+                ("upgraded", &p.upgraded),
+                ("downgraded", &p.downgraded),
+            ] {
+                for c in list {
+                    let _ = writeln!(
+                        s,
+                        "  - {verb} `{}` {}",
+                        c.name,
+                        match (&c.from, &c.to) {
+                            (Some(a), Some(b)) => format!("{a} → {b}"),
+                            (None, Some(b)) => b.clone(),
+                            (Some(a), None) => a.clone(),
+                            _ => String::new(),
+                        }
+                    );
+                }
+            }
+            let fd = &d.files;
+            let _ = writeln!(
+                s,
+                "- Files: {} added, {} removed, {} changed",
+                fd.added.len(),
+                fd.removed.len(),
+                fd.changed.len()
+            );
+            let mut listed = 0;
+            for (verb, paths) in [
+                ("added", fd.added.clone()),
+                ("removed", fd.removed.clone()),
+                (
+                    "changed",
+                    fd.changed
+                        .iter()
+                        .map(|c| format!("{} ({})", c.path, c.what.join(", ")))
+                        .collect(),
+                ),
+            ] {
+                for p in paths {
+                    if listed < PATH_LIMIT {
+                        let _ = writeln!(s, "  - {verb} `/{p}`");
+                    }
+                    listed += 1;
+                }
+            }
+            if listed > PATH_LIMIT {
+                let _ = writeln!(
+                    s,
+                    "  - … and {} more (run `corebuild diff {}:{pv} {}:{}`)",
+                    listed - PATH_LIMIT,
+                    f.name,
+                    f.name,
+                    f.version
+                );
+            }
+            for c in &d.config {
+                let _ = writeln!(
+                    s,
+                    "- Config `{}`: {} → {}",
+                    c.field,
+                    c.from.as_deref().unwrap_or("(unset)"),
+                    c.to.as_deref().unwrap_or("(unset)")
+                );
+            }
+            let _ = writeln!(
+                s,
+                "- Size: {} → {} bytes compressed ({:+})\n",
+                d.size.from_total, d.size.to_total, d.size.delta
+            );
+        }
+        _ => {
+            let _ = writeln!(s, "## Changes\n\nFirst release of {}.\n", f.name);
+        }
+    }
+
+    let _ = writeln!(s, "## Service contract\n");
+    let _ = writeln!(
+        s,
+        "This release passed every test of these suites (contract report for `{}`):\n",
+        f.report.candidate
+    );
+    for r in &f.report.suites {
+        let _ = writeln!(
+            s,
+            "- `{}` {} ({} tests)",
+            r.name,
+            r.version,
+            r.results.len()
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nSee `{}-technical.md` for the contract in words, the package list and how to verify.",
+        f.version
+    );
+    s
+}

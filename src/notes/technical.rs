@@ -1,0 +1,141 @@
+//! Technical notes (`release-notes/<name>/<version>-technical.md`): the service contract
+//! in words, lifecycle, ABI facts, every package, every layer, provenance and how to
+//! verify — the reference an engineer checks a release against.
+
+use crate::notes::facts::ReleaseFacts;
+use crate::notes::words;
+use std::fmt::Write;
+
+pub fn render(f: &ReleaseFacts) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# {} {}: technical notes\n", f.name, f.version);
+    let _ = writeln!(s, "Digest `{}`, pull `{}`.\n", f.digest, f.pull_ref);
+
+    let _ = writeln!(s, "## Service contract\n");
+    for suite in &f.suites {
+        let _ = writeln!(s, "### {} {}\n", suite.name, suite.version);
+        if !suite.description.is_empty() {
+            let _ = writeln!(s, "{}\n", suite.description);
+        }
+        for t in &suite.tests {
+            let reg = t
+                .regression_for
+                .as_deref()
+                .map(|r| format!(" (regression test for {r})"))
+                .unwrap_or_default();
+            let _ = writeln!(s, "- **{}**{reg}: {}.", t.name, words::describe(t));
+        }
+        s.push('\n');
+    }
+
+    let _ = writeln!(s, "## Lifecycle\n");
+    let _ = writeln!(s, "- Released: {}", f.released);
+    let _ = writeln!(
+        s,
+        "- End of support: {}",
+        f.end_of_support.as_deref().unwrap_or("not set")
+    );
+    let _ = writeln!(s, "- Status: {}\n", f.status);
+
+    let _ = writeln!(s, "## ABI\n");
+    let _ = writeln!(
+        s,
+        "- glibc: {}",
+        f.glibc.as_deref().unwrap_or("not present")
+    );
+    if let Some(k) = &f.kernel {
+        let _ = writeln!(s, "- Kernel: {k}");
+    }
+    if f.sonames.is_empty() {
+        let _ = writeln!(s, "- Shared libraries: none found");
+    } else {
+        let _ = writeln!(
+            s,
+            "- Key shared libraries: {}",
+            f.sonames
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    s.push('\n');
+
+    let _ = writeln!(s, "## Packages ({})\n", f.packages.len());
+    if f.packages.is_empty() {
+        let _ = writeln!(s, "No dpkg database in this image.\n");
+    } else {
+        let _ = writeln!(s, "| package | version |\n|---|---|");
+        for (n, v) in &f.packages {
+            let _ = writeln!(s, "| {n} | {v} |");
+        }
+        s.push('\n');
+    }
+
+    let _ = writeln!(s, "## Layers\n");
+    let _ = writeln!(s, "| # | digest | size | made by |\n|---|---|---|---|");
+    for (i, l) in f.layers.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {i} | `{}` | {} | {} |",
+            l.digest, l.size, l.created_by
+        );
+    }
+    let total: u64 = f.layers.iter().map(|l| l.size).sum();
+    let _ = writeln!(s, "\nTotal compressed size: {total} bytes.\n");
+
+    let _ = writeln!(s, "## Provenance\n");
+    let _ = writeln!(
+        s,
+        "- Base: `{}`{}",
+        f.base_ref,
+        f.base_digest
+            .as_deref()
+            .map(|d| format!(" (`{d}`)"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        s,
+        "- Blueprint digest: {}",
+        f.blueprint_digest
+            .as_deref()
+            .map(|d| format!("`{d}`"))
+            .unwrap_or_else(|| "not recorded".into())
+    );
+    let _ = writeln!(
+        s,
+        "- Lock digest: {}",
+        f.lock_digest
+            .as_deref()
+            .map(|d| format!("`{d}`"))
+            .unwrap_or_else(|| "not recorded".into())
+    );
+    let _ = writeln!(s, "- Builder: {}\n", f.builder);
+
+    let _ = writeln!(s, "## How to verify\n");
+    let _ = writeln!(
+        s,
+        "- Pin by digest: `{}`; a registry client verifies every blob against it.",
+        f.pull_ref
+    );
+    let _ = writeln!(
+        s,
+        "- `corebuild pull {}:{} --out DIR` re-verifies every digest and size.",
+        f.name, f.version
+    );
+    if let Some(r) = &f.sbom_ref {
+        let _ = writeln!(s, "- SBOM (SPDX 2.3 JSON): `{r}`");
+    }
+    if let Some(r) = &f.provenance_ref {
+        let _ = writeln!(s, "- Provenance (in-toto, SLSA v1): `{r}`");
+    }
+    let _ = writeln!(
+        s,
+        "- Contract report: attached to `{}` (tag `sha256-{}.contract-*` in the catalog); rerun it with `corebuild test {}:{} --suite NAME`.",
+        f.digest,
+        f.digest.hex(),
+        f.name,
+        f.version
+    );
+    s
+}
