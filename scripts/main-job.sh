@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job: set up, make the known-good base if missing, and build the example
-# blueprint with --locked into the default store (.corebuild/store).
+# The main job: set up, make the known-good base if missing, build the example blueprint
+# with --locked into the default store (.corebuild/store), and run its contract suites.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -13,3 +13,5 @@ if [ "$base_ref" = "debian-minbase:12" ] && ! "$CB" images | grep -q '^debian-mi
   bash blueprints/bases/debian-minbase.sh
 fi
 "$CB" build --locked "$BLUEPRINT"
+"$CB" test --locked "$BLUEPRINT" --junit .corebuild/contract-report.xml
+echo "contract report (JUnit): .corebuild/contract-report.xml"
