@@ -10,3 +10,6 @@ pub mod tree;
 pub mod words;
 
 pub use diff::{diff_images, ImageDiff};
+
+#[cfg(test)]
+mod tests;

@@ -121,20 +121,22 @@ pub fn render(f: &ReleaseFacts) -> String {
                 fd.changed.len()
             );
             let mut listed = 0;
+            let changed: Vec<(String, String)> = fd
+                .changed
+                .iter()
+                .map(|c| (c.path.clone(), format!(" ({})", c.what.join(", "))))
+                .collect();
+            let plain = |v: &[String]| -> Vec<(String, String)> {
+                v.iter().map(|p| (p.clone(), String::new())).collect()
+            };
             for (verb, paths) in [
-                ("added", fd.added.clone()),
-                ("removed", fd.removed.clone()),
-                (
-                    "changed",
-                    fd.changed
-                        .iter()
-                        .map(|c| format!("{} ({})", c.path, c.what.join(", ")))
-                        .collect(),
-                ),
+                ("added", plain(&fd.added)),
+                ("removed", plain(&fd.removed)),
+                ("changed", changed),
             ] {
-                for p in paths {
+                for (p, what) in paths {
                     if listed < PATH_LIMIT {
-                        let _ = writeln!(s, "  - {verb} `/{p}`");
+                        let _ = writeln!(s, "  - {verb} `/{p}`{what}");
                     }
                     listed += 1;
                 }

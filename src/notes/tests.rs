@@ -1,0 +1,176 @@
+//! Snapshot tests: notes rendered from fixed facts must match the committed files byte
+//! for byte (digests included). Set UPDATE_SNAPSHOTS=1 to rewrite them after a deliberate
+//! format change, and review the diff.
+
+use crate::blueprint::{Change, ChangeKind};
+use crate::contract::{parse_suite, ContractReport, Outcome, SuiteReport, TestResult};
+use crate::digest::Digest;
+use crate::notes::diff::{FileChange, FileDiff, ImageDiff, PackageChange, PackageDiff, SizeDiff};
+use crate::notes::facts::{LayerFact, ReleaseFacts};
+use crate::notes::{release, technical};
+use std::path::Path;
+
+const SUITE: &str = r#"
+name = "posix-base"
+version = "2.0.0"
+description = "A POSIX shell"
+
+[[test]]
+name = "sh runs"
+command = ["/bin/sh", "-c", "echo ok"]
+stdout = "^ok$"
+
+[[test]]
+name = "passwd has root"
+regression_for = "BUG-7"
+file = "/etc/passwd"
+contains = "^root:"
+mode = "0644"
+"#;
+
+fn d(s: &str) -> Digest {
+    Digest::of_bytes(s.as_bytes())
+}
+
+fn facts() -> ReleaseFacts {
+    let suite = parse_suite(Path::new("contract-tests/posix-base.toml"), SUITE).unwrap();
+    let report = ContractReport::new(
+        d("image-2"),
+        vec![SuiteReport {
+            name: "posix-base".into(),
+            version: semver::Version::new(2, 0, 0),
+            results: suite
+                .tests
+                .iter()
+                .map(|t| TestResult {
+                    name: t.name.clone(),
+                    kind: t.check.kind(),
+                    regression_for: t.regression_for.clone(),
+                    outcome: Outcome::Passed,
+                    duration_ms: 5,
+                })
+                .collect(),
+        }],
+    );
+    ReleaseFacts {
+        name: "core-minimal".into(),
+        version: "1.0.1".into(),
+        description: "Minimal core".into(),
+        digest: d("image-2"),
+        released: "2025-01-01".into(),
+        catalog: "oci-layout:catalog".into(),
+        pull_ref: format!("catalog/core-minimal@{}", d("image-2")),
+        end_of_support: Some("2027-12-31".into()),
+        status: "released".into(),
+        changes: vec![
+            Change {
+                kind: ChangeKind::Security,
+                id: Some("DSA-5555-1".into()),
+                summary: "curl fixes".into(),
+            },
+            Change {
+                kind: ChangeKind::Bugfix,
+                id: None,
+                summary: "motd typo".into(),
+            },
+        ],
+        base_ref: "debian-minbase:12".into(),
+        base_digest: Some(d("base").to_string()),
+        previous: Some(("1.0.0".into(), d("image-1"))),
+        diff: Some(ImageDiff {
+            from: d("image-1"),
+            to: d("image-2"),
+            base: None,
+            packages: PackageDiff {
+                upgraded: vec![PackageChange {
+                    name: "curl".into(),
+                    from: Some("7.88.1-10".into()),
+                    to: Some("7.88.1-10+deb12u5".into()),
+                }],
+                ..Default::default()
+            },
+            files: FileDiff {
+                added: vec!["etc/new".into()],
+                removed: vec![],
+                changed: vec![FileChange {
+                    path: "etc/motd".into(),
+                    what: vec!["content"],
+                }],
+            },
+            config: vec![],
+            suites: vec![],
+            size: SizeDiff {
+                from_layers: vec![10, 20],
+                to_layers: vec![10, 25],
+                from_total: 30,
+                to_total: 35,
+                delta: 5,
+            },
+        }),
+        report,
+        suites: vec![suite],
+        previous_suite_versions: vec![("posix-base".into(), "1.0.0".into())],
+        packages: vec![
+            ("curl".into(), "7.88.1-10+deb12u5".into()),
+            ("libc6".into(), "2.36-9".into()),
+        ],
+        layers: vec![
+            LayerFact {
+                digest: d("l0"),
+                size: 10,
+                diff_id: d("u0").to_string(),
+                created_by: "corebuild base import".into(),
+            },
+            LayerFact {
+                digest: d("l1"),
+                size: 25,
+                diff_id: d("u1").to_string(),
+                created_by: "corebuild files layer 1".into(),
+            },
+        ],
+        glibc: Some("2.36 (libc6 2.36-9)".into()),
+        kernel: None,
+        sonames: vec!["libc.so.6".into()],
+        blueprint_digest: Some(d("bp").to_string()),
+        lock_digest: Some(d("lock").to_string()),
+        builder: "corebuild 0.1.0".into(),
+        sbom_ref: Some("sha256-x.sbom".into()),
+        provenance_ref: Some("sha256-x.provenance".into()),
+    }
+}
+
+fn check(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/notes/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(
+        actual,
+        expected,
+        "{} differs (UPDATE_SNAPSHOTS=1 to accept)",
+        path.display()
+    );
+}
+
+#[test]
+fn release_notes_snapshot() {
+    let f = facts();
+    let a = release::render(&f);
+    assert_eq!(a, release::render(&f), "rendering is not deterministic");
+    assert!(
+        a.contains("## Upgrade notes"),
+        "contract major 1 → 2 must say so"
+    );
+    assert!(a.contains("**DSA-5555-1**: curl fixes"));
+    check("release.md", &a);
+}
+
+#[test]
+fn technical_notes_snapshot() {
+    let t = technical::render(&facts());
+    assert!(t.contains("(regression test for BUG-7)"));
+    check("technical.md", &t);
+}
