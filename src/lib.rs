@@ -5,11 +5,14 @@
 
 pub mod blueprint;
 pub mod build;
+pub mod catalog;
 pub mod cli;
 pub mod contract;
 pub mod digest;
 pub mod error;
 pub mod layer;
 pub mod oci;
+pub mod provenance;
 pub mod runtime;
+pub mod sbom;
 pub mod tool;

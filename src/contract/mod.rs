@@ -43,7 +43,7 @@
 mod candidate;
 mod command_check;
 pub mod debversion;
-mod dpkg;
+pub(crate) mod dpkg;
 mod exec;
 mod file_check;
 mod gate;
