@@ -296,10 +296,12 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     // The tag, last. Another publisher may have tagged the version meanwhile: never move
     // a tag that names another digest.
     match cat.head_manifest(&req.name, &req.version)? {
-        Some(d) if d != req.digest => return Err(crate::error::failed(format!(
+        Some(d) if d != req.digest => {
+            return Err(crate::error::failed(format!(
             "{}:{} was published as {d} by someone else while this publish ran; bump the version",
             req.name, req.version
-        ))),
+        )))
+        }
         _ => {}
     }
     cat.put_manifest(&req.name, &req.version, &manifest)

@@ -13,7 +13,7 @@ pub struct CatalogArgs {
     #[arg(long, env = "COREBUILD_CATALOG", default_value = DEFAULT_CATALOG)]
     pub catalog: String,
     /// Plain HTTP to the registry (loopback hosts only).
-    #[arg(long, env = "COREBUILD_INSECURE")]
+    #[arg(long, env = "COREBUILD_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure: bool,
 }
 

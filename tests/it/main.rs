@@ -3,8 +3,10 @@
 
 mod bad_input;
 mod build;
+mod catalog;
 mod contract;
 mod determinism;
+mod registry;
 mod steps;
 mod store;
 mod util;
