@@ -348,3 +348,82 @@ pub fn error_text(resp: ureq::Response) -> String {
         .unwrap_or_else(|| body.chars().take(300).collect());
     format!("{status} {detail}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(budget_ms: u64) -> Http {
+        Http::new(
+            "127.0.0.1:9",
+            true,
+            RetryPolicy {
+                budget: Duration::from_millis(budget_ms),
+                base_delay: Duration::from_millis(1),
+                max_delay: Duration::from_millis(5),
+                max_attempts: 5,
+            },
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn retries_until_success_and_honours_retry_after() {
+        let h = http(5_000);
+        let mut n = 0;
+        let start = Instant::now();
+        let v = h
+            .retrying("op", || {
+                n += 1;
+                match n {
+                    1 => Err(Attempt::Retry {
+                        why: "429".into(),
+                        after: Some(Duration::from_millis(200)),
+                    }),
+                    2 => Err(Attempt::Retry {
+                        why: "dropped".into(),
+                        after: None,
+                    }),
+                    _ => Ok(n),
+                }
+            })
+            .unwrap();
+        assert_eq!(v, 3);
+        assert!(
+            start.elapsed() >= Duration::from_millis(200),
+            "Retry-After ignored"
+        );
+    }
+
+    #[test]
+    fn gives_up_within_the_budget_and_never_retries_a_fatal_answer() {
+        let h = http(50);
+        let start = Instant::now();
+        let err = h
+            .retrying("op", || -> Result<(), Attempt> {
+                Err(Attempt::Retry {
+                    why: "503".into(),
+                    after: Some(Duration::from_secs(30)),
+                })
+            })
+            .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert_eq!(crate::error::exit_code(&err), 3);
+        assert!(format!("{err}").contains("gave up"), "{err}");
+        let mut n = 0;
+        let _ = h.retrying("op", || -> Result<(), Attempt> {
+            n += 1;
+            Err(Attempt::Fatal(anyhow::anyhow!("400 DIGEST_INVALID")))
+        });
+        assert_eq!(n, 1);
+        let mut n = 0;
+        let _ = http(60_000).retrying("op", || -> Result<(), Attempt> {
+            n += 1;
+            Err(Attempt::Retry {
+                why: "500".into(),
+                after: None,
+            })
+        });
+        assert_eq!(n, 5, "bounded by attempts");
+    }
+}
