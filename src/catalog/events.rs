@@ -209,17 +209,21 @@ pub fn read_all<C: Catalog + ?Sized>(c: &C, name: &str) -> Result<Vec<Event>> {
     tags.sort();
     let mut out = Vec::with_capacity(tags.len());
     for tag in tags {
-        let e = read_one(c, name, &tag)
-            .with_context(|| format!("reading catalog event {name}:{tag}"))?;
-        out.push(e);
+        if let Some(e) = read_one(c, name, &tag)
+            .with_context(|| format!("reading catalog event {name}:{tag}"))?
+        {
+            out.push(e);
+        }
     }
     Ok(out)
 }
 
-fn read_one<C: Catalog + ?Sized>(c: &C, name: &str, tag: &str) -> Result<Event> {
+/// One event; `None` when its tag is listed but not readable yet (distribution lists a
+/// tag while it is being written, before its link is in place).
+fn read_one<C: Catalog + ?Sized>(c: &C, name: &str, tag: &str) -> Result<Option<Event>> {
     let bad = |why: String| crate::error::input(format!("not a catalog event: {why}"));
     let Some(m) = c.get_manifest(name, tag)? else {
-        return Err(bad("the tag vanished".into()));
+        return Ok(None);
     };
     let manifest: ImageManifest = m.parse()?;
     let at = manifest.artifact_type().as_ref().map(ToString::to_string);
@@ -255,7 +259,7 @@ fn read_one<C: Catalog + ?Sized>(c: &C, name: &str, tag: &str) -> Result<Event> 
             e.id, e.name
         )));
     }
-    Ok(e)
+    Ok(Some(e))
 }
 
 #[cfg(test)]

@@ -146,8 +146,13 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     // complete earlier publish; one that names another digest is never moved.
     match cat.head_manifest(&req.name, &req.version)? {
         Some(d) if d == req.digest => {
-            outcome.already_published = true;
-            return Ok(outcome);
+            // Ours, complete, unless the tag was pushed by a plain client (skopeo) without
+            // our records: then the steps below complete it (each is idempotent).
+            let log = events::read_all(cat, &req.name)?;
+            if State::has_release_event(&log, &req.version, &req.digest) {
+                outcome.already_published = true;
+                return Ok(outcome);
+            }
         }
         Some(d) => {
             return Err(crate::error::failed(format!(

@@ -673,3 +673,29 @@ fn the_sbom_lists_dpkg_packages_with_purls_deterministically() {
         "the base is named by digest"
     );
 }
+
+#[test]
+fn a_tag_pushed_by_a_plain_client_is_completed_by_publish() {
+    let reg = Registry::start();
+    let p = Project::new();
+    let d1 = p.candidate("1.0.0", "one\n");
+    let layout = p.ws.path().join("layout");
+    run_ok(p.ws.cb().arg("build").arg(&p.bp).arg("--out").arg(&layout));
+    run_ok(Command::new(require("skopeo")).args([
+        "copy",
+        "--quiet",
+        "--dest-tls-verify=false",
+        &format!("oci:{}:1.0.0", layout.display()),
+        &format!("docker://{}/core/tiny-web:1.0.0", reg.addr),
+    ]));
+    let spec = reg.spec("core");
+    // The image is there, but not released: no record, no SBOM.
+    assert_eq!(assert_nothing_half_published(&p, &spec), None);
+    let o = json_of(&run_ok(p.cb(&spec).args([
+        "publish",
+        "tiny-web:1.0.0",
+        "--json",
+    ])));
+    assert_eq!(o["already_published"], false);
+    assert_eq!(assert_nothing_half_published(&p, &spec), Some(d1));
+}
