@@ -31,7 +31,7 @@ impl Default for RetryPolicy {
             budget: Duration::from_secs(60),
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(5),
-            max_attempts: 12,
+            max_attempts: 8,
         }
     }
 }
