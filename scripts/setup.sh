@@ -9,6 +9,7 @@ declare -A NEED=(
   [skopeo]=skopeo
   [umoci]=umoci
   [docker-registry]=docker-registry
+  [htpasswd]=apache2-utils
   [mmdebstrap]=mmdebstrap
   [mke2fs]=e2fsprogs
   [debugfs]=e2fsprogs

@@ -5,6 +5,7 @@
 
 pub mod blueprint;
 pub mod build;
+pub mod catalog;
 pub mod cli;
 pub mod contract;
 pub mod digest;
@@ -12,5 +13,7 @@ pub mod error;
 pub mod layer;
 pub mod notes;
 pub mod oci;
+pub mod provenance;
 pub mod runtime;
+pub mod sbom;
 pub mod tool;

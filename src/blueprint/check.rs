@@ -62,7 +62,7 @@ pub fn base_ref(src: &Source, v: &Spanned<String>, dir: &Path) -> Result<BaseRef
             format!("invalid base ref {:?}: {why}", v.get_ref()),
         )
         .with_hint(
-            "write ref = \"NAME:VERSION\" for a base in the store, or \"oci-layout:PATH[:TAG]\"",
+            "write ref = \"NAME:VERSION\" for a base in the store, \"oci-layout:PATH[:TAG]\", or \"catalog:NAME:VERSION\"",
         )
     })
 }
@@ -84,7 +84,9 @@ pub(super) fn parse_base_ref(s: &str, dir: &Path) -> std::result::Result<BaseRef
             tag,
         });
     }
-    let (name, version) = s
+    let catalog = s.strip_prefix("catalog:");
+    let (name, version) = catalog
+        .unwrap_or(s)
         .split_once(':')
         .ok_or("expected NAME:VERSION (the version is missing)")?;
     let name_ok = name.starts_with(|c: char| c.is_ascii_alphanumeric())
@@ -96,6 +98,12 @@ pub(super) fn parse_base_ref(s: &str, dir: &Path) -> std::result::Result<BaseRef
     }
     if version.is_empty() || version.contains(['/', ':']) {
         return Err("the version must be non-empty and contain no `/` or `:`".into());
+    }
+    if catalog.is_some() {
+        return Ok(BaseRef::Catalog {
+            name: name.to_string(),
+            version: version.to_string(),
+        });
     }
     Ok(BaseRef::Store {
         name: name.to_string(),
@@ -391,6 +399,13 @@ mod tests {
             Ok(BaseRef::OciLayout {
                 path: "/srv/layout".into(),
                 tag: None
+            })
+        );
+        assert_eq!(
+            parse_base_ref("catalog:core-minimal:1.0.0", dir),
+            Ok(BaseRef::Catalog {
+                name: "core-minimal".into(),
+                version: "1.0.0".into()
             })
         );
         assert!(parse_base_ref("debian-minbase", dir).is_err());

@@ -53,6 +53,9 @@ pub enum BaseRef {
     /// An OCI image layout directory; `path` is absolute (relative paths resolve against
     /// the blueprint's directory); without a tag the layout must hold exactly one image.
     OciLayout { path: PathBuf, tag: Option<String> },
+    /// A release in the catalog (`catalog:NAME:VERSION`), resolved (and checked not to
+    /// be revoked) on every build.
+    Catalog { name: String, version: String },
 }
 
 /// One OCI layer, in order. Each `[[layer]]` table is exactly one of these.

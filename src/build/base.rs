@@ -25,12 +25,15 @@ pub fn reference_of(bp: &Blueprint) -> Result<String> {
     Ok(match bp.base.parsed()? {
         BaseRef::OciLayout { path, tag: Some(t) } => format!("oci-layout:{}:{t}", path.display()),
         BaseRef::OciLayout { path, tag: None } => format!("oci-layout:{}", path.display()),
-        BaseRef::Store { .. } => bp.base.reference.clone(),
+        BaseRef::Store { .. } | BaseRef::Catalog { .. } => bp.base.reference.clone(),
     })
 }
 
 /// Where a base reference currently points, without any pin applied.
 pub fn resolve_unpinned(store: &OciDir, reference: &str) -> Result<(StoredImage, Option<OciDir>)> {
+    if reference.starts_with(crate::catalog::base::PREFIX) {
+        return Ok((crate::catalog::base::resolve_base(store, reference)?, None));
+    }
     let r = ImageRef::parse(reference)?;
     match &r {
         ImageRef::Layout { path, .. } => {
@@ -46,6 +49,15 @@ pub fn resolve_unpinned(store: &OciDir, reference: &str) -> Result<(StoredImage,
 /// (only outside `--locked`), whatever the reference names now. The base is copied into
 /// the store when it comes from another layout.
 pub fn resolve(store: &OciDir, reference: &str, pin: Option<&Digest>) -> Result<StoredImage> {
+    if reference.starts_with(crate::catalog::base::PREFIX) {
+        let img = crate::catalog::base::resolve_base(store, reference)?;
+        if let Some(d) = pin {
+            if img.digest != *d {
+                return Err(mismatch(reference, &img.digest, d));
+            }
+        }
+        return Ok(img);
+    }
     let r = ImageRef::parse(reference)?;
     let img = match (&r, pin) {
         (ImageRef::Tag(_), Some(d)) => {

@@ -4,10 +4,14 @@
 mod base;
 mod build;
 mod diff;
+mod catalog;
 mod fsck;
 mod inspect;
 mod lock;
 mod output;
+mod promote;
+mod publish;
+mod pull;
 mod test;
 mod unpack;
 
@@ -54,6 +58,21 @@ pub enum Command {
     Test(test::Args),
     /// Show what changed between two images: packages, files, config, base, suites, sizes.
     Diff(diff::Args),
+    /// Publish a candidate that passed its contract gate to the catalog.
+    Publish(publish::Args),
+    /// Assign a published release to a channel (by digest).
+    Promote(promote::PromoteArgs),
+    /// Return a channel to its previous assignment.
+    Rollback(promote::RollbackArgs),
+    /// Mark a release deprecated.
+    Deprecate(promote::StatusArgs),
+    /// Revoke a release: resolving it fails and channels drop it.
+    Revoke(promote::StatusArgs),
+    /// Read the catalog: list, resolve, artifacts.
+    #[command(subcommand)]
+    Catalog(catalog::Command),
+    /// Fetch a release from the catalog into an OCI layout.
+    Pull(pull::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -80,6 +99,13 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Fsck(a) => fsck::run(&store, a),
         Command::Test(a) => test::run(&store, a),
         Command::Diff(a) => diff::run(&store, a),
+        Command::Publish(a) => publish::run(&store, a),
+        Command::Promote(a) => promote::promote(a),
+        Command::Rollback(a) => promote::rollback(a),
+        Command::Deprecate(a) => promote::deprecate(a),
+        Command::Revoke(a) => promote::revoke(a),
+        Command::Catalog(c) => catalog::run(c),
+        Command::Pull(a) => pull::run(a),
     }
 }
 
@@ -146,6 +172,43 @@ mod tests {
             "1"
         ])
         .is_ok());
+    }
+
+    #[test]
+    fn catalog_commands_parse() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "publish",
+            "bp",
+            "--catalog",
+            "registry:127.0.0.1:5000/core",
+            "--insecure",
+        ])
+        .unwrap();
+        match c.command {
+            Command::Publish(a) => {
+                assert!(a.catalog.insecure);
+                assert_eq!(a.catalog.catalog, "registry:127.0.0.1:5000/core");
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        assert!(Cli::try_parse_from(["corebuild", "promote", "a:1", "stable"]).is_ok());
+        assert!(
+            Cli::try_parse_from(["corebuild", "revoke", "a:1"]).is_err(),
+            "revoke needs --reason"
+        );
+        assert!(Cli::try_parse_from([
+            "corebuild",
+            "catalog",
+            "resolve",
+            "a@stable",
+            "--allow-revoked"
+        ])
+        .is_ok());
+        assert!(
+            Cli::try_parse_from(["corebuild", "pull", "a:1"]).is_err(),
+            "pull needs --out"
+        );
     }
 
     #[test]

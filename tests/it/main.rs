@@ -3,9 +3,11 @@
 
 mod bad_input;
 mod build;
+mod catalog;
 mod contract;
 mod determinism;
 mod diff;
+mod registry;
 mod steps;
 mod store;
 mod util;

@@ -1,0 +1,183 @@
+//! `corebuild catalog list [NAME]`, `catalog resolve REF`, `catalog artifacts REF`, and
+//! the `--catalog`/`--insecure` options every catalog command shares.
+
+use crate::catalog::{self, Catalog, CatalogRef, OpenOptions, State, DEFAULT_CATALOG};
+use crate::cli::output;
+use crate::digest::Digest;
+use std::io::Write;
+
+/// Where the catalog is.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CatalogArgs {
+    /// oci-layout:PATH or registry:HOST[:PORT]/NAMESPACE.
+    #[arg(long, env = "COREBUILD_CATALOG", default_value = DEFAULT_CATALOG)]
+    pub catalog: String,
+    /// Plain HTTP to the registry (loopback hosts only).
+    #[arg(long, env = "COREBUILD_INSECURE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub insecure: bool,
+}
+
+impl CatalogArgs {
+    pub fn open(&self) -> anyhow::Result<Box<dyn Catalog>> {
+        catalog::open_str(
+            &self.catalog,
+            &OpenOptions {
+                insecure: self.insecure,
+                retry: None,
+            },
+        )
+    }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Versions, digests, status, channels and support dates.
+    List(ListArgs),
+    /// Print the pinned NAME@sha256:… of NAME:VERSION, NAME@CHANNEL or NAME@sha256:….
+    Resolve(ResolveArgs),
+    /// The artifacts attached to a release (contract reports, SBOM, provenance, disks).
+    Artifacts(ArtifactsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResolveArgs {
+    /// NAME:VERSION, NAME@CHANNEL or NAME@sha256:….
+    pub reference: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    /// Resolve a revoked release anyway (with a warning), e.g. to inspect it.
+    #[arg(long)]
+    pub allow_revoked: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ArtifactsArgs {
+    /// NAME:VERSION, NAME@CHANNEL or NAME@sha256:….
+    pub reference: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    /// Only artifacts of this type (e.g. application/spdx+json).
+    #[arg(long = "type")]
+    pub artifact_type: Option<String>,
+    /// Print the content (first layer) of the one matching artifact instead of a list.
+    #[arg(long, requires = "artifact_type")]
+    pub content: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(c: Command) -> anyhow::Result<i32> {
+    match c {
+        Command::List(a) => list(a),
+        Command::Resolve(a) => resolve(a),
+        Command::Artifacts(a) => artifacts(a),
+    }
+}
+
+fn list(a: ListArgs) -> anyhow::Result<i32> {
+    let cat = a.catalog.open()?;
+    let states = catalog::list(cat.as_ref(), a.name.as_deref())?;
+    if a.json {
+        output::json(&states)?;
+        return Ok(0);
+    }
+    if states.is_empty() {
+        println!("no releases in {}", cat.location());
+    }
+    for s in &states {
+        print_state(s);
+    }
+    Ok(0)
+}
+
+fn print_state(s: &State) {
+    println!("{}", s.name);
+    if s.releases.is_empty() {
+        println!("  (no releases)");
+    }
+    for r in &s.releases {
+        println!(
+            "  {:<12} {:<12} released {}  support until {}  {}{}",
+            r.version,
+            r.status.to_string(),
+            r.released.get(..10).unwrap_or(&r.released),
+            r.end_of_support.as_deref().unwrap_or("-"),
+            r.digest,
+            if r.channels.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", r.channels.join(", "))
+            }
+        );
+    }
+    for ch in &s.channels {
+        match (&ch.version, &ch.digest) {
+            (Some(v), Some(d)) => println!("  @{:<11} -> {v} ({d})", ch.name),
+            _ => println!("  @{:<11} -> (empty)", ch.name),
+        }
+    }
+}
+
+fn resolve(a: ResolveArgs) -> anyhow::Result<i32> {
+    let cat = a.catalog.open()?;
+    let r = catalog::resolve(
+        cat.as_ref(),
+        &CatalogRef::parse(&a.reference)?,
+        a.allow_revoked,
+    )?;
+    for w in &r.warnings {
+        eprintln!("warning: {w}");
+    }
+    if a.json {
+        output::json(&r)?;
+    } else {
+        println!("{}", r.pinned);
+    }
+    Ok(0)
+}
+
+fn artifacts(a: ArtifactsArgs) -> anyhow::Result<i32> {
+    let cat = a.catalog.open()?;
+    let r = catalog::resolve(cat.as_ref(), &CatalogRef::parse(&a.reference)?, true)?;
+    let found = cat.referrers(&r.name, &r.digest, a.artifact_type.as_deref())?;
+    if a.content {
+        let [one] = found.as_slice() else {
+            return Err(crate::error::input(format!(
+                "{} has {} artifacts of type {}; --content needs exactly one",
+                r.pinned,
+                found.len(),
+                a.artifact_type.as_deref().unwrap_or("?")
+            )));
+        };
+        let (_, bytes) =
+            catalog::read_artifact_layer(cat.as_ref(), &r.name, &Digest::try_from(one.digest())?)?;
+        std::io::stdout().write_all(&bytes)?;
+        return Ok(0);
+    }
+    if a.json {
+        output::json(&found)?;
+        return Ok(0);
+    }
+    for d in &found {
+        println!(
+            "{}  {}",
+            d.digest(),
+            d.artifact_type()
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,125 @@
+//! `corebuild publish BLUEPRINT|REF [--catalog C] [--insecure] [--disk FILE] [--json]`.
+
+use crate::blueprint::{self, LoadOptions};
+use crate::build::{self, BuildOptions};
+use crate::catalog::{self, PublishRequest};
+use crate::cli::catalog::CatalogArgs;
+use crate::cli::output;
+use crate::oci::{ImageRef, OciDir};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A blueprint (file or directory: built first, from the layer cache when unchanged)
+    /// or a store reference (name:version, name@sha256:…).
+    pub target: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    /// Attach this qcow2 disk of the image.
+    #[arg(long)]
+    pub disk: Option<PathBuf>,
+    /// Build with --locked (CI mode).
+    #[arg(long)]
+    pub locked: bool,
+    /// Contract suites directory (default: contract-tests/ in the nearest ancestor).
+    #[arg(long)]
+    pub suites: Option<PathBuf>,
+    #[arg(long, default_value = "runc")]
+    pub runtime: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
+    let store = OciDir::open_or_create(store)?;
+    let cat = a.catalog.open()?;
+    let path = Path::new(&a.target);
+    let bp;
+    let (digest, name, version) = if path.exists() {
+        bp = Some(blueprint::load(
+            path,
+            &LoadOptions {
+                suites_dir: a.suites.clone(),
+            },
+        )?);
+        let b = bp.as_ref().expect("just set");
+        if b.outputs.qcow2.is_some() && a.disk.is_none() {
+            return Err(crate::error::input(format!(
+                "{} declares a qcow2 disk: export it and pass it with --disk FILE",
+                b.path.display()
+            )));
+        }
+        let opts = BuildOptions {
+            locked: a.locked,
+            runtime: a.runtime.clone(),
+            source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+            ..BuildOptions::new()
+        };
+        let outcome = build::build(&store, b, &opts)?;
+        (
+            outcome.digest,
+            b.name.clone(),
+            catalog::version_tag(&b.version),
+        )
+    } else {
+        bp = None;
+        let r = ImageRef::parse(&a.target)?;
+        let img = store.resolve(&r)?;
+        let (name, version) = match &r {
+            ImageRef::Tag(t) => {
+                let (n, v) = t.split_once(':').expect("a tag ref has a colon");
+                (n.to_string(), v.to_string())
+            }
+            ImageRef::Digest { name: Some(n), .. } => {
+                let v = img
+                    .manifest
+                    .annotations()
+                    .as_ref()
+                    .and_then(|m| m.get("org.opencontainers.image.version").cloned())
+                    .ok_or_else(|| {
+                        crate::error::input(format!(
+                            "{r} has no org.opencontainers.image.version annotation: publish it as name:version"
+                        ))
+                    })?;
+                (n.clone(), v)
+            }
+            _ => {
+                return Err(crate::error::input(format!(
+                    "{r}: publish a blueprint or a store reference name:version (or name@sha256:…)"
+                )))
+            }
+        };
+        (img.digest, name, version)
+    };
+    let outcome = catalog::publish(
+        cat.as_ref(),
+        &PublishRequest {
+            store: &store,
+            digest,
+            name,
+            version,
+            blueprint: bp.as_ref(),
+            disk: a.disk.clone(),
+        },
+    )?;
+    if a.json {
+        output::json(&outcome)?;
+    } else if outcome.already_published {
+        println!(
+            "{}:{} is already published as {} (nothing to do)",
+            outcome.name, outcome.version, outcome.digest
+        );
+    } else {
+        eprintln!(
+            "  pushed {} blobs ({}), attached {} artifacts",
+            outcome.blobs_pushed,
+            output::size(outcome.bytes_pushed),
+            outcome.artifacts.len()
+        );
+        println!(
+            "published {}:{} {} at {}",
+            outcome.name, outcome.version, outcome.digest, outcome.reference
+        );
+    }
+    Ok(0)
+}
