@@ -3,8 +3,8 @@
 
 mod base;
 mod build;
-mod diff;
 mod catalog;
+mod diff;
 mod fsck;
 mod inspect;
 mod lock;

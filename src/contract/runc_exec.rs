@@ -130,11 +130,12 @@ impl RuntimeExecutor {
         let mut container = None;
         while Instant::now() < deadline && !runner.is_finished() {
             if container.is_none() {
-                container = self
-                    .rt
-                    .list()?
-                    .into_iter()
-                    .find(|c| c.rootfs == rootfs_str && c.status == "running" && c.pid > 0);
+                // `runc list` can fail while another container is being deleted
+                // (its state dir vanishes mid-listing): try again on the next round.
+                container = self.rt.list().ok().and_then(|list| {
+                    list.into_iter()
+                        .find(|c| c.rootfs == rootfs_str && c.status == "running" && c.pid > 0)
+                });
             }
             if let Some(c) = &container {
                 match probe_in_netns(c.pid, svc) {
