@@ -13,6 +13,7 @@ pub mod error;
 pub mod layer;
 pub mod notes;
 pub mod oci;
+pub mod pipeline;
 pub mod provenance;
 pub mod runtime;
 pub mod sbom;

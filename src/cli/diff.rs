@@ -1,11 +1,8 @@
 //! `corebuild diff A B [--json]`: what changed between two images in the store.
 
 use crate::cli::output;
-use crate::contract;
-use crate::digest::Digest;
 use crate::notes::{diff_images, render_diff};
 use crate::oci::{ImageRef, OciDir};
-use std::collections::BTreeMap;
 use std::path::Path;
 
 #[derive(Debug, clap::Args)]
@@ -16,17 +13,6 @@ pub struct Args {
     pub to: String,
     #[arg(long)]
     pub json: bool,
-}
-
-/// The suites (name → version) the newest stored report for `digest` passed.
-pub fn passed_suites(store: &OciDir, digest: &Digest) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut m = BTreeMap::new();
-    for r in contract::reports_for(store, digest)? {
-        for s in r.suites.iter().filter(|s| s.passed()) {
-            m.insert(s.name.clone(), s.version.to_string());
-        }
-    }
-    Ok(m)
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
@@ -44,8 +30,8 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         &store,
         &from,
         &to,
-        &passed_suites(&store, &from.digest)?,
-        &passed_suites(&store, &to.digest)?,
+        &crate::notes::diff::passed_suites(&store, &from.digest)?,
+        &crate::notes::diff::passed_suites(&store, &to.digest)?,
     )?;
     if a.json {
         output::json(&d)?;

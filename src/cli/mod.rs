@@ -12,6 +12,7 @@ mod output;
 mod promote;
 mod publish;
 mod pull;
+mod release;
 mod test;
 mod unpack;
 
@@ -58,6 +59,8 @@ pub enum Command {
     Test(test::Args),
     /// Show what changed between two images: packages, files, config, base, suites, sizes.
     Diff(diff::Args),
+    /// The whole pipeline: build, disk, test, gate, publish, notes, promote.
+    Release(release::Args),
     /// Publish a candidate that passed its contract gate to the catalog.
     Publish(publish::Args),
     /// Assign a published release to a channel (by digest).
@@ -99,6 +102,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Fsck(a) => fsck::run(&store, a),
         Command::Test(a) => test::run(&store, a),
         Command::Diff(a) => diff::run(&store, a),
+        Command::Release(a) => release::run(&store, a),
         Command::Publish(a) => publish::run(&store, a),
         Command::Promote(a) => promote::promote(a),
         Command::Rollback(a) => promote::rollback(a),

@@ -284,3 +284,15 @@ fn map_diff(
         })
         .collect()
 }
+
+/// The suites (name → version) the newest stored report for `digest` passed.
+pub fn passed_suites(store: &OciDir, digest: &Digest) -> Result<BTreeMap<String, String>> {
+    let mut m = BTreeMap::new();
+    for r in crate::contract::reports_for(store, digest)? {
+        for s in r.suites.iter().filter(|s| s.passed()) {
+            m.insert(s.name.clone(), s.version.to_string());
+        }
+    }
+    Ok(m)
+}
+

@@ -8,6 +8,7 @@ mod contract;
 mod determinism;
 mod diff;
 mod registry;
+mod release;
 mod steps;
 mod store;
 mod util;

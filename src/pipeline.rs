@@ -1,0 +1,320 @@
+//! `corebuild release`: build → disk (when declared) → contract tests → gate → publish →
+//! notes → optional promotion, with the gate between test and publish. A stage that
+//! fails stops the pipeline; nothing reaches the catalog before publish.
+
+use crate::blueprint::Blueprint;
+use crate::build::{self, BuildOptions};
+use crate::catalog::{self, Catalog, PublishRequest};
+use crate::contract::{self, TestOptions};
+use crate::digest::Digest;
+use crate::notes::gather::{self, Placement, Previous};
+use crate::notes::{release, technical};
+use crate::oci::OciDir;
+use anyhow::{Context, Result};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub const NOTES_ARTIFACT_TYPE: &str = "application/vnd.corebuild.release-notes.v1";
+pub const NOTES_MEDIA_TYPE: &str = "text/markdown";
+
+#[derive(Debug, Clone)]
+pub struct ReleaseOptions {
+    pub locked: bool,
+    pub runtime: String,
+    pub channel: Option<String>,
+    pub notes_dir: Option<PathBuf>,
+    pub jobs: usize,
+    pub source_date_epoch: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: &'static str,
+    /// `ok`, `failed`, `skipped`.
+    pub status: &'static str,
+    pub ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ReleaseSummary {
+    pub name: String,
+    pub version: String,
+    pub digest: Option<Digest>,
+    pub catalog: String,
+    pub reference: Option<String>,
+    pub stages: Vec<Stage>,
+    pub report: Option<String>,
+    pub release_notes: Option<PathBuf>,
+    pub technical_notes: Option<PathBuf>,
+    pub channel: Option<String>,
+    pub already_published: bool,
+}
+
+/// Reports stage progress to whoever drives the pipeline (progress bars, plain lines).
+pub trait Progress {
+    fn start(&self, stage: &'static str);
+    fn finish(&self, stage: &Stage);
+}
+
+/// Runs one stage, timing it and recording its outcome in `summary`.
+fn stage<T>(
+    summary: &mut ReleaseSummary,
+    progress: &dyn Progress,
+    name: &'static str,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    progress.start(name);
+    let t = Instant::now();
+    let r = f();
+    let s = Stage {
+        name,
+        status: if r.is_ok() { "ok" } else { "failed" },
+        ms: t.elapsed().as_millis(),
+        detail: r.as_ref().err().map(|e| format!("{e:#}")),
+    };
+    progress.finish(&s);
+    summary.stages.push(s);
+    r
+}
+
+fn skipped(summary: &mut ReleaseSummary, progress: &dyn Progress, name: &'static str, why: &str) {
+    let s = Stage {
+        name,
+        status: "skipped",
+        ms: 0,
+        detail: Some(why.to_string()),
+    };
+    progress.finish(&s);
+    summary.stages.push(s);
+}
+
+/// The project's `release-notes/` directory: the nearest ancestor of the blueprint that
+/// has one, else `release-notes/` beside the nearest `contract-tests/`.
+pub fn notes_root(bp: &Blueprint, explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    if let Some(d) = bp.dir.ancestors().map(|a| a.join("release-notes")).find(|d| d.is_dir()) {
+        return d;
+    }
+    match crate::blueprint::find_suites_dir(&bp.dir) {
+        Some(s) => s.parent().unwrap_or(&bp.dir).join("release-notes"),
+        None => bp.dir.join("release-notes"),
+    }
+}
+
+/// The whole pipeline. On failure the summary (in the error's context) says which stage.
+pub fn release(
+    store: &OciDir,
+    cat: &dyn Catalog,
+    bp: &Blueprint,
+    opts: &ReleaseOptions,
+    progress: &dyn Progress,
+    summary: &mut ReleaseSummary,
+) -> Result<()> {
+    summary.name = bp.name.clone();
+    summary.version = bp.version.to_string();
+    summary.catalog = cat.location();
+    let version = catalog::version_tag(&bp.version);
+
+    let outcome = stage(summary, progress, "build", || {
+        build::build(
+            store,
+            bp,
+            &BuildOptions {
+                locked: opts.locked,
+                runtime: opts.runtime.clone(),
+                source_date_epoch: opts.source_date_epoch.clone(),
+                ..BuildOptions::new()
+            },
+        )
+    })?;
+    let digest = outcome.digest.clone();
+    summary.digest = Some(digest.clone());
+
+    let disk = if bp.outputs.qcow2.is_some() {
+        Some(stage(summary, progress, "disk", || crate::disk::release_disk(store, bp, &digest))?)
+    } else {
+        skipped(summary, progress, "disk", "the blueprint declares no qcow2 output");
+        None
+    };
+
+    let suites = contract::load_suites(&bp.suites)?;
+    let report = stage(summary, progress, "test", || {
+        let r = contract::testing::test_candidate(
+            store,
+            &digest,
+            &suites,
+            &TestOptions {
+                runtime: opts.runtime.clone(),
+                jobs: opts.jobs,
+            },
+        )?;
+        match r.exit_code() {
+            0 => Ok(r),
+            1 => Err(crate::error::failed(format!(
+                "contract tests failed for {digest}; nothing was published:\n{}",
+                r.to_text()
+            ))),
+            _ => Err(crate::error::environment(format!(
+                "the contract runner broke; nothing was published:\n{}",
+                r.to_text()
+            ))),
+        }
+    })?;
+    summary.report = Some(format!("sha256-{}.contract-*", digest.hex()));
+
+    stage(summary, progress, "gate", || {
+        contract::gate(store, &digest, &bp.suites)?.check()
+    })?;
+
+    // The previous release (before publishing, so a re-run does not compare with itself).
+    let previous = catalog::state(cat, &bp.name)
+        .ok()
+        .and_then(|st| {
+            st.releases
+                .iter()
+                .filter(|r| r.version != version && r.status != catalog::Status::Revoked)
+                .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
+                .filter(|(v, _)| *v < bp.version)
+                .max_by(|a, b| a.0.cmp(&b.0))
+                .map(|(_, r)| r)
+        });
+
+    let published = stage(summary, progress, "publish", || {
+        catalog::publish(
+            cat,
+            &PublishRequest {
+                store,
+                digest: digest.clone(),
+                name: bp.name.clone(),
+                version: version.clone(),
+                blueprint: Some(bp),
+                disk: disk.clone(),
+            },
+        )
+    })?;
+    summary.reference = Some(published.reference.clone());
+    summary.already_published = published.already_published;
+
+    let (rel, tech) = stage(summary, progress, "notes", || {
+        let image = store
+            .find_image(None, Some(&digest))?
+            .context("the candidate vanished from the store")?;
+        let prev_image = match &previous {
+            Some(p) => Some(fetch_into_store(cat, store, &bp.name, &p.version, &p.digest)?),
+            None => None,
+        };
+        let prev = match (&previous, &prev_image) {
+            (Some(p), Some(img)) => Some(Previous {
+                version: p.version.clone(),
+                image: img,
+                suites: crate::notes::diff::passed_suites(store, &p.digest)?,
+            }),
+            _ => None,
+        };
+        let status = catalog::state(cat, &bp.name)?
+            .releases
+            .iter()
+            .find(|r| r.version == version)
+            .map(|r| r.status.to_string())
+            .unwrap_or_else(|| "released".to_string());
+        let facts = gather::gather(
+            store,
+            bp,
+            &image,
+            &report,
+            &suites,
+            prev,
+            Placement {
+                catalog: cat.location(),
+                pull_ref: cat.client_reference(&bp.name, &digest.to_string()),
+                status,
+                sbom_ref: Some(format!("{} (artifactType {})", cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())), crate::sbom::MEDIA_TYPE)),
+                provenance_ref: Some(format!("{} (artifactType {})", cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())), crate::provenance::MEDIA_TYPE)),
+                blueprint_digest: crate::provenance::blueprint_digest(bp).ok().map(|d| d.to_string()),
+                lock_digest: {
+                    let l = crate::blueprint::lock_path(&bp.dir);
+                    std::fs::read(&l).ok().map(|b| Digest::of_bytes(&b).to_string())
+                },
+            },
+        )?;
+        let rel_md = release::render(&facts);
+        let tech_md = technical::render(&facts);
+        let dir = notes_root(bp, opts.notes_dir.as_deref()).join(&bp.name);
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let rel = dir.join(format!("{version}.md"));
+        let tech = dir.join(format!("{version}-technical.md"));
+        crate::oci::write_atomic(&rel, rel_md.as_bytes())?;
+        crate::oci::write_atomic(&tech, tech_md.as_bytes())?;
+        attach_notes(cat, &bp.name, &image, &version, &rel_md, &tech_md)?;
+        Ok((rel, tech))
+    })?;
+    summary.release_notes = Some(rel);
+    summary.technical_notes = Some(tech);
+
+    match &opts.channel {
+        Some(ch) => {
+            stage(summary, progress, "promote", || {
+                catalog::promote(cat, &bp.name, &version, ch, "corebuild release")
+            })?;
+            summary.channel = Some(ch.clone());
+        }
+        None => skipped(summary, progress, "promote", "no --channel given"),
+    }
+    Ok(())
+}
+
+/// Makes sure a published release's image is in the store (pulled and verified if not).
+fn fetch_into_store(
+    cat: &dyn Catalog,
+    store: &OciDir,
+    name: &str,
+    version: &str,
+    digest: &Digest,
+) -> Result<crate::oci::StoredImage> {
+    if let Some(img) = store.find_image(None, Some(digest))? {
+        return Ok(img);
+    }
+    let tmp = tempfile::Builder::new().prefix(".tmp-pull-").tempdir_in(store.root())?;
+    let r = catalog::CatalogRef::parse(&format!("{name}:{version}"))?;
+    catalog::pull(cat, &r, tmp.path(), true)?;
+    let src = OciDir::open(tmp.path())?;
+    let img = src
+        .find_image(None, Some(digest))?
+        .context("the pulled release does not hold its digest")?;
+    store.import_image(&src, &img)?;
+    store
+        .find_image(None, Some(digest))?
+        .context("importing the previous release")
+}
+
+fn attach_notes(
+    cat: &dyn Catalog,
+    name: &str,
+    image: &crate::oci::StoredImage,
+    version: &str,
+    rel: &str,
+    tech: &str,
+) -> Result<()> {
+    use crate::catalog::{Artifact, ArtifactLayer};
+    let subject = oci_spec::image::Descriptor::new(
+        oci_spec::image::MediaType::ImageManifest,
+        image.desc.size(),
+        image.digest.to_oci(),
+    );
+    let layers = vec![
+        ArtifactLayer::bytes(NOTES_MEDIA_TYPE, rel.as_bytes().to_vec(), Some(&format!("{version}.md"))),
+        ArtifactLayer::bytes(
+            NOTES_MEDIA_TYPE,
+            tech.as_bytes().to_vec(),
+            Some(&format!("{version}-technical.md")),
+        ),
+    ];
+    let art = Artifact::new(NOTES_ARTIFACT_TYPE, Some(&subject), layers, Default::default())?;
+    cat.attach(name, &subject, &[art])?;
+    Ok(())
+}
