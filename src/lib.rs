@@ -8,6 +8,7 @@ pub mod build;
 pub mod cli;
 pub mod contract;
 pub mod digest;
+pub mod disk;
 pub mod error;
 pub mod layer;
 pub mod oci;

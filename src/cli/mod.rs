@@ -3,6 +3,7 @@
 
 mod base;
 mod build;
+mod disk;
 mod fsck;
 mod inspect;
 mod lock;
@@ -51,6 +52,8 @@ pub enum Command {
     Fsck(fsck::Args),
     /// Run the contract suites against a candidate and store the report.
     Test(test::Args),
+    /// Export an image as a bootable qcow2 or raw disk (GPT, ext4), kept in the store.
+    Disk(disk::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -76,6 +79,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Unpack(a) => unpack::run(&store, a),
         Command::Fsck(a) => fsck::run(&store, a),
         Command::Test(a) => test::run(&store, a),
+        Command::Disk(a) => disk::run(&store, a),
     }
 }
 
