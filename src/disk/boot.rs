@@ -352,10 +352,24 @@ pub fn tail_text(console: &[u8], lines: usize) -> String {
             c => clean.push(c),
         }
     }
-    let all: Vec<&str> = clean.lines().filter(|l| !l.trim().is_empty()).collect();
+    // A line repeated back to back (a wait loop) is shown once, with its count.
+    let mut all: Vec<(String, usize)> = Vec::new();
+    for l in clean.lines().filter(|l| !l.trim().is_empty()) {
+        let l: String = l.chars().take(240).collect();
+        match all.last_mut() {
+            Some((prev, n)) if *prev == l => *n += 1,
+            _ => all.push((l, 1)),
+        }
+    }
     all[all.len().saturating_sub(lines)..]
         .iter()
-        .map(|l| l.chars().take(240).collect::<String>())
+        .map(|(l, n)| {
+            if *n > 1 {
+                format!("{l} [×{n}]")
+            } else {
+                l.clone()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -413,6 +427,7 @@ mod tests {
         let s = b"one\r\n\x1b[0;32m  OK  \x1b[0m two\r\n\r\nthree\nfour\n";
         assert_eq!(tail_text(s, 2), "three\nfour");
         assert_eq!(tail_text(s, 3), "  OK   two\nthree\nfour");
+        assert_eq!(tail_text(b"a\nwait\nwait\nwait\nb\n", 2), "wait [×3]\nb");
     }
 
     #[test]

@@ -429,3 +429,63 @@ fn read_full(r: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     }
     Ok(n)
 }
+
+/// The disks a blueprint's `[outputs]` asks for, made from the built image `digest`:
+/// qcow2 at its `size`, and raw (`raw = true`) at the same size (or `auto`). The image is
+/// flattened once for both.
+pub fn export_outputs(
+    store: &OciDir,
+    digest: &Digest,
+    outputs: &crate::blueprint::Outputs,
+) -> Result<Vec<DiskReport>> {
+    let size = outputs
+        .qcow2
+        .map(|q| DiskSize::Bytes(q.size_bytes))
+        .unwrap_or_default();
+    let mut formats = Vec::new();
+    if outputs.qcow2.is_some() {
+        formats.push(Format::Qcow2);
+    }
+    if outputs.raw {
+        formats.push(Format::Raw);
+    }
+    if formats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let image = store
+        .find_image(None, Some(digest))?
+        .ok_or_else(|| crate::error::input(format!("image {digest} is not in the store")))?;
+    let work_root = store.root().join("cache/work");
+    std::fs::create_dir_all(&work_root)?;
+    let work = tempfile::Builder::new()
+        .prefix("disk-rootfs-")
+        .tempdir_in(&work_root)?;
+    let mut rootfs = None;
+    let mut reports = Vec::new();
+    for format in formats {
+        let stored = artifact::find(store, digest, format)?;
+        let have =
+            stored.is_some_and(|s| DiskSize::Bytes(s.size) == size || size == DiskSize::Auto);
+        if !have && rootfs.is_none() {
+            let r = work.path().join("rootfs");
+            crate::build::unpack::unpack(store, &image, &r, &ApplyOptions::default())
+                .with_context(|| format!("flattening {digest}"))?;
+            rootfs = Some(r);
+        }
+        reports.push(
+            export(
+                store,
+                &image,
+                &ExportOptions {
+                    format,
+                    size,
+                    compression: Compression::None,
+                    rebuild: false,
+                    rootfs: rootfs.clone(),
+                },
+            )
+            .with_context(|| format!("making the {} disk", format.as_str()))?,
+        );
+    }
+    Ok(reports)
+}
