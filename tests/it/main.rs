@@ -5,6 +5,7 @@ mod bad_input;
 mod build;
 mod contract;
 mod determinism;
+mod disk;
 mod steps;
 mod store;
 mod util;
