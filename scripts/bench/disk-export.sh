@@ -56,30 +56,46 @@ plain() {
     qemu-img convert -c -o compression_type="$c" -f raw -O qcow2 "$work/plain.img" "$work/plain.qcow2"
   fi
 }
-# the phases of the fastest run of ours are not kept; show the last run's
+# ours, best of RUNS: wall ms, and from the same runs the best "disk part" (the total
+# less flattening the image) with that run's phases
+ours_best() {
+  local best=999999999 bestpart=999999999 s e part
+  for _ in $(seq "$RUNS"); do
+    sync
+    s=$(now_ms); ours "$@" 2>"$work/err" || { cat "$work/err" >&2; exit 1; }; e=$(now_ms)
+    [ $((e - s)) -lt "$best" ] && best=$((e - s))
+    part=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["timings"]; print(t["total_ms"]-t["unpack_ms"])' "$work/last.json")
+    if [ "$part" -lt "$bestpart" ]; then bestpart=$part; cp "$work/last.json" "$work/best.json"; fi
+  done
+  echo "$best $bestpart"
+}
 phases() {
-  python3 - "$work/last.json" <<'PY'
+  python3 - "$work/best.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))["timings"]
-print("    ours by phase (last run, ms): " + ", ".join(f"{k[:-3]} {v}" for k, v in t.items() if k != "total_ms"))
+print("    ours by phase (ms): " + ", ".join(f"{k[:-3]} {v}" for k, v in t.items() if k != "total_ms"))
 PY
 }
 
-printf '%-28s %10s %10s %12s %8s %14s\n' case ours_s plain_s ours-unpack_s ratio ratio_no_unpack
+printf '%-34s %8s %8s %12s %7s %10s\n' case ours_s plain_s ours_disk_s ratio ratio_disk
 run_case() {
   local name=$1 ref=$2 comp=${3:-none}
   local rootfs="$work/rootfs-$ref"
   [ -d "$rootfs" ] || "$CB" unpack "$ref" "$rootfs" >/dev/null 2>&1
-  local o p u
-  o=$(best_ms ours "$ref" "$comp")
-  u=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["timings"]["unpack_ms"])' "$work/last.json")
+  local o d p
+  read -r o d < <(ours_best "$ref" "$comp")
   p=$(best_ms plain "$rootfs" "$comp")
-  printf '%-28s %10s %10s %12s %8s %14s\n' "$name" "$(secs "$o")" "$(secs "$p")" "$(secs $((o - u)))" \
-    "$(ratio "$o" "$p")" "$(ratio $((o - u)) "$p")"
+  printf '%-34s %8s %8s %12s %7s %10s\n' "$name" "$(secs "$o")" "$(secs "$p")" "$(secs "$d")" \
+    "$(ratio "$o" "$p")" "$(ratio "$d" "$p")"
   phases
 }
 run_case "core-minimal qcow2" core-minimal:1.0.0
 run_case "18k entries in one dir" wide:1
 run_case "core-minimal qcow2 zstd" core-minimal:1.0.0 zstd
-echo "ratio = ours / plain; ratio_no_unpack leaves out flattening the image from the store,"
-echo "which the plain pipeline does not do (it starts from the flattened tree)."
+# After `corebuild test`, the flattened candidate is cached in the store and the export
+# reuses it (the pipeline is build -> test -> export).
+"$CB" test core-minimal:1.0.0 --suite posix-base >/dev/null
+run_case "core-minimal qcow2, after test" core-minimal:1.0.0
+echo "ratio = ours / plain (plain starts from the flattened tree; ours flattens the image"
+echo "from the store, checks the result with qemu-img check and hashes and fsyncs it into"
+echo "the store); ratio_disk = ours without the flattening / plain. Load: $(cut -d' ' -f1-3 /proc/loadavg)"
