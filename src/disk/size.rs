@@ -7,7 +7,7 @@ use super::ext4::{BLOCK_SIZE, INODE_SIZE};
 use super::gpt::ALIGN;
 use anyhow::{Context, Result};
 use std::collections::HashSet;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 /// The smallest disk we make: below this ext4 gets no journal.
@@ -58,6 +58,13 @@ pub fn scan(rootfs: &Path) -> Result<Content> {
             c.blocks += (bytes * 2).div_ceil(BLOCK_SIZE).max(1);
         } else if ft.is_symlink() && md.len() > 59 {
             c.blocks += 1;
+        } else if ft.is_block_device() || ft.is_char_device() {
+            // The safe apply never makes device nodes; a tree that has them did not come
+            // from it, and a disk must not carry them (the guest's devtmpfs makes them).
+            return Err(crate::error::input(format!(
+                "{} is a device node: a disk never carries device nodes",
+                e.path().display()
+            )));
         }
     }
     Ok(c)
