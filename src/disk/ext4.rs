@@ -7,7 +7,9 @@
 //! the inode. The atime could be set on the staging tree, but the ctime is the moment the
 //! file was unpacked, which no one can choose. The pass walks the inode tables of the
 //! new file system, sets atime, ctime and crtime of every used inode to the image's
-//! epoch (mtimes come from the image and are kept), and recomputes the inode checksums.
+//! epoch, clamps mtimes to it (the image's mtimes are never later; a later one is the
+//! clock of the flatten, on a directory a later layer added to), and recomputes the
+//! inode checksums.
 //! That is one sequential read of the inode tables and a write of the inodes it changes,
 //! instead of one debugfs `sif` command per field and inode.
 
@@ -163,6 +165,8 @@ const BG_INODE_UNINIT: u16 = 0x1;
 // ext4_inode field offsets.
 const I_ATIME: usize = 0x08;
 const I_CTIME: usize = 0x0C;
+const I_MTIME: usize = 0x10;
+const I_MTIME_EXTRA: usize = 0x88;
 const I_CHECKSUM_LO: usize = 0x7C;
 const I_EXTRA_ISIZE: usize = 0x80;
 const I_CHECKSUM_HI: usize = 0x82;
@@ -174,7 +178,8 @@ const I_GENERATION: usize = 0x64;
 const GOOD_OLD_INODE_SIZE: usize = 128;
 
 /// Sets atime, ctime and crtime of every used inode of the ext4 file system at `offset`
-/// in `file` to `epoch`, and recomputes the inode checksums (`metadata_csum`).
+/// in `file` to `epoch`, clamps mtimes to it, and recomputes the inode checksums
+/// (`metadata_csum`).
 pub fn reset_times(file: &File, offset: u64, epoch: u64) -> Result<ResetStats> {
     let secs = u32::try_from(epoch).context("an epoch after 2106 does not fit ext4 times")?;
     let mut sb = [0u8; 1024];
@@ -270,6 +275,15 @@ fn set_times(inode: &mut [u8], secs: u32, csum: bool, seed: u32, ino: u32) -> bo
     };
     put(inode, I_ATIME, secs);
     put(inode, I_CTIME, secs);
+    // Clamp mtimes to the epoch, as SOURCE_DATE_EPOCH does: our layers never carry a
+    // later one, so a later mtime is a clock reading of the flatten (a directory a later
+    // layer added to without carrying the directory itself).
+    if u32_at(inode, I_MTIME) > secs {
+        put(inode, I_MTIME, secs);
+        if has(I_MTIME_EXTRA) {
+            put(inode, I_MTIME_EXTRA, 0);
+        }
+    }
     for f in [I_CTIME_EXTRA, I_ATIME_EXTRA, I_CRTIME_EXTRA] {
         if has(f) {
             put(inode, f, 0);

@@ -17,7 +17,7 @@
 //! as the image has them (the safe apply restores them, mke2fs copies them); no device
 //! nodes (the image has none; the guest's devtmpfs makes them). Atime, ctime and crtime
 //! of every inode, and the file system's own times, are the image's epoch (its config's
-//! `created`); mtimes are the image's.
+//! `created`); mtimes are the image's, clamped to that epoch.
 
 pub mod artifact;
 pub mod boot;
