@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod contract;
 pub mod digest;
+pub mod disk;
 pub mod error;
 pub mod layer;
 pub mod notes;

@@ -26,6 +26,8 @@ pub struct ReleaseOptions {
     pub notes_dir: Option<PathBuf>,
     pub jobs: usize,
     pub source_date_epoch: Option<String>,
+    /// The accelerator `boot` tests run qemu with.
+    pub accel: crate::disk::boot::Accel,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,7 +99,12 @@ pub fn notes_root(bp: &Blueprint, explicit: Option<&Path>) -> PathBuf {
     if let Some(p) = explicit {
         return p.to_path_buf();
     }
-    if let Some(d) = bp.dir.ancestors().map(|a| a.join("release-notes")).find(|d| d.is_dir()) {
+    if let Some(d) = bp
+        .dir
+        .ancestors()
+        .map(|a| a.join("release-notes"))
+        .find(|d| d.is_dir())
+    {
         return d;
     }
     match crate::blueprint::find_suites_dir(&bp.dir) {
@@ -136,9 +143,21 @@ pub fn release(
     summary.digest = Some(digest.clone());
 
     let disk = if bp.outputs.qcow2.is_some() {
-        Some(stage(summary, progress, "disk", || crate::disk::release_disk(store, bp, &digest))?)
+        Some(stage(summary, progress, "disk", || {
+            let disks = crate::disk::export_outputs(store, &digest, &bp.outputs)?;
+            disks
+                .into_iter()
+                .find(|d| d.format == crate::disk::Format::Qcow2)
+                .map(|d| d.path)
+                .context("the qcow2 export produced no disk")
+        })?)
     } else {
-        skipped(summary, progress, "disk", "the blueprint declares no qcow2 output");
+        skipped(
+            summary,
+            progress,
+            "disk",
+            "the blueprint declares no qcow2 output",
+        );
         None
     };
 
@@ -151,6 +170,15 @@ pub fn release(
             &TestOptions {
                 runtime: opts.runtime.clone(),
                 jobs: opts.jobs,
+                boot: crate::disk::boot::BootOptions {
+                    accel: opts.accel,
+                    ..Default::default()
+                },
+                disk_size: bp
+                    .outputs
+                    .qcow2
+                    .map(|q| crate::disk::DiskSize::Bytes(q.size_bytes))
+                    .unwrap_or_default(),
             },
         )?;
         match r.exit_code() {
@@ -172,17 +200,15 @@ pub fn release(
     })?;
 
     // The previous release (before publishing, so a re-run does not compare with itself).
-    let previous = catalog::state(cat, &bp.name)
-        .ok()
-        .and_then(|st| {
-            st.releases
-                .iter()
-                .filter(|r| r.version != version && r.status != catalog::Status::Revoked)
-                .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
-                .filter(|(v, _)| *v < bp.version)
-                .max_by(|a, b| a.0.cmp(&b.0))
-                .map(|(_, r)| r)
-        });
+    let previous = catalog::state(cat, &bp.name).ok().and_then(|st| {
+        st.releases
+            .iter()
+            .filter(|r| r.version != version && r.status != catalog::Status::Revoked)
+            .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
+            .filter(|(v, _)| *v < bp.version)
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, r)| r)
+    });
 
     let published = stage(summary, progress, "publish", || {
         catalog::publish(
@@ -205,7 +231,9 @@ pub fn release(
             .find_image(None, Some(&digest))?
             .context("the candidate vanished from the store")?;
         let prev_image = match &previous {
-            Some(p) => Some(fetch_into_store(cat, store, &bp.name, &p.version, &p.digest)?),
+            Some(p) => Some(fetch_into_store(
+                cat, store, &bp.name, &p.version, &p.digest,
+            )?),
             None => None,
         };
         let prev = match (&previous, &prev_image) {
@@ -233,12 +261,24 @@ pub fn release(
                 catalog: cat.location(),
                 pull_ref: cat.client_reference(&bp.name, &digest.to_string()),
                 status,
-                sbom_ref: Some(format!("{} (artifactType {})", cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())), crate::sbom::MEDIA_TYPE)),
-                provenance_ref: Some(format!("{} (artifactType {})", cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())), crate::provenance::MEDIA_TYPE)),
-                blueprint_digest: crate::provenance::blueprint_digest(bp).ok().map(|d| d.to_string()),
+                sbom_ref: Some(format!(
+                    "{} (artifactType {})",
+                    cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
+                    crate::sbom::MEDIA_TYPE
+                )),
+                provenance_ref: Some(format!(
+                    "{} (artifactType {})",
+                    cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
+                    crate::provenance::MEDIA_TYPE
+                )),
+                blueprint_digest: crate::provenance::blueprint_digest(bp)
+                    .ok()
+                    .map(|d| d.to_string()),
                 lock_digest: {
                     let l = crate::blueprint::lock_path(&bp.dir);
-                    std::fs::read(&l).ok().map(|b| Digest::of_bytes(&b).to_string())
+                    std::fs::read(&l)
+                        .ok()
+                        .map(|b| Digest::of_bytes(&b).to_string())
                 },
             },
         )?;
@@ -279,7 +319,9 @@ fn fetch_into_store(
     if let Some(img) = store.find_image(None, Some(digest))? {
         return Ok(img);
     }
-    let tmp = tempfile::Builder::new().prefix(".tmp-pull-").tempdir_in(store.root())?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".tmp-pull-")
+        .tempdir_in(store.root())?;
     let r = catalog::CatalogRef::parse(&format!("{name}:{version}"))?;
     catalog::pull(cat, &r, tmp.path(), true)?;
     let src = OciDir::open(tmp.path())?;
@@ -307,14 +349,23 @@ fn attach_notes(
         image.digest.to_oci(),
     );
     let layers = vec![
-        ArtifactLayer::bytes(NOTES_MEDIA_TYPE, rel.as_bytes().to_vec(), Some(&format!("{version}.md"))),
+        ArtifactLayer::bytes(
+            NOTES_MEDIA_TYPE,
+            rel.as_bytes().to_vec(),
+            Some(&format!("{version}.md")),
+        ),
         ArtifactLayer::bytes(
             NOTES_MEDIA_TYPE,
             tech.as_bytes().to_vec(),
             Some(&format!("{version}-technical.md")),
         ),
     ];
-    let art = Artifact::new(NOTES_ARTIFACT_TYPE, Some(&subject), layers, Default::default())?;
+    let art = Artifact::new(
+        NOTES_ARTIFACT_TYPE,
+        Some(&subject),
+        layers,
+        Default::default(),
+    )?;
     cat.attach(name, &subject, &[art])?;
     Ok(())
 }

@@ -46,8 +46,14 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         update_pins: false,
     };
     let outcome = build::build(&store, &bp, &opts)?;
+    // `[outputs] qcow2 = { size = … }` and `raw = true`: the disks, kept beside the image.
+    let disks = crate::disk::export_outputs(&store, &outcome.digest, &bp.outputs)?;
     if a.json {
-        output::json(&outcome)?;
+        let mut v = serde_json::to_value(&outcome)?;
+        if !disks.is_empty() {
+            v["disks"] = serde_json::to_value(&disks)?;
+        }
+        output::json(&v)?;
     } else {
         for l in outcome.layers.iter().filter(|l| l.source != "base") {
             eprintln!(
@@ -66,6 +72,16 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             );
         }
         println!("built {} {}", outcome.tag, outcome.digest);
+        for d in &disks {
+            println!(
+                "{} disk {} ({}, virtual {}) tagged {}",
+                d.format.as_str(),
+                d.digest,
+                output::size(d.file_size),
+                output::size(d.size),
+                d.tag
+            );
+        }
         if let Some(out) = &outcome.out {
             println!(
                 "wrote OCI layout {} (tags {} and {})",

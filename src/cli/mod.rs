@@ -5,6 +5,7 @@ mod base;
 mod build;
 mod catalog;
 mod diff;
+mod disk;
 mod fsck;
 mod inspect;
 mod lock;
@@ -76,6 +77,8 @@ pub enum Command {
     Catalog(catalog::Command),
     /// Fetch a release from the catalog into an OCI layout.
     Pull(pull::Args),
+    /// Export an image as a bootable qcow2 or raw disk (GPT, ext4), kept in the store.
+    Disk(disk::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -110,6 +113,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Revoke(a) => promote::revoke(a),
         Command::Catalog(c) => catalog::run(c),
         Command::Pull(a) => pull::run(a),
+        Command::Disk(a) => disk::run(&store, a),
     }
 }
 

@@ -34,6 +34,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let store = OciDir::open_or_create(store)?;
     let cat = a.catalog.open()?;
     let path = Path::new(&a.target);
+    let mut disk = a.disk.clone();
     let bp;
     let (digest, name, version) = if path.exists() {
         bp = Some(blueprint::load(
@@ -43,12 +44,6 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             },
         )?);
         let b = bp.as_ref().expect("just set");
-        if b.outputs.qcow2.is_some() && a.disk.is_none() {
-            return Err(crate::error::input(format!(
-                "{} declares a qcow2 disk: export it and pass it with --disk FILE",
-                b.path.display()
-            )));
-        }
         let opts = BuildOptions {
             locked: a.locked,
             runtime: a.runtime.clone(),
@@ -56,6 +51,13 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             ..BuildOptions::new()
         };
         let outcome = build::build(&store, b, &opts)?;
+        if b.outputs.qcow2.is_some() && disk.is_none() {
+            // The declared disk travels with the release: the stored export, or a new one.
+            disk = crate::disk::export_outputs(&store, &outcome.digest, &b.outputs)?
+                .into_iter()
+                .find(|d| d.format == crate::disk::Format::Qcow2)
+                .map(|d| d.path);
+        }
         (
             outcome.digest,
             b.name.clone(),
@@ -99,7 +101,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             name,
             version,
             blueprint: bp.as_ref(),
-            disk: a.disk.clone(),
+            disk,
         },
     )?;
     if a.json {

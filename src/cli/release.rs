@@ -35,6 +35,9 @@ pub struct Args {
     /// Tests of one suite run at most this many at once (default: the core count).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
+    /// Accelerator for `boot` tests: tcg (default; works everywhere) or kvm.
+    #[arg(long, value_enum, default_value = "tcg")]
+    pub accel: crate::disk::boot::Accel,
     #[arg(long)]
     pub json: bool,
 }
@@ -53,7 +56,9 @@ impl Progress for Reporter {
             return;
         }
         let pb = ProgressBar::new_spinner();
-        pb.set_style(ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"));
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+        );
         pb.set_message(stage);
         pb.enable_steady_tick(std::time::Duration::from_millis(120));
         *self.bar.lock().expect("progress lock") = Some(pb);
@@ -80,7 +85,12 @@ impl Progress for Reporter {
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
-    let bp = blueprint::load(&a.blueprint, &LoadOptions { suites_dir: a.suites.clone() })?;
+    let bp = blueprint::load(
+        &a.blueprint,
+        &LoadOptions {
+            suites_dir: a.suites.clone(),
+        },
+    )?;
     let store = OciDir::open_or_create(store)?;
     let cat = a.catalog.open()?;
     let reporter = Reporter {
@@ -95,6 +105,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         notes_dir: a.notes_dir,
         jobs: a.jobs,
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
+        accel: a.accel,
     };
     let mut summary = ReleaseSummary::default();
     let result = pipeline::release(&store, cat.as_ref(), &bp, &opts, &reporter, &mut summary);
@@ -114,7 +125,11 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                     "released {}:{} {}",
                     summary.name,
                     summary.version,
-                    summary.digest.as_ref().map(|d| d.to_string()).unwrap_or_default()
+                    summary
+                        .digest
+                        .as_ref()
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
                 );
                 if let Some(r) = &summary.reference {
                     println!("  pull: {r}");

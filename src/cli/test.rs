@@ -3,6 +3,8 @@
 use crate::blueprint::{self, LoadOptions};
 use crate::build::{self, BuildOptions};
 use crate::contract::{self, testing, TestOptions};
+use crate::disk::boot::{Accel, BootOptions};
+use crate::disk::DiskSize;
 use crate::oci::{ImageRef, OciDir};
 use std::path::{Path, PathBuf};
 
@@ -24,6 +26,9 @@ pub struct Args {
     pub jobs: usize,
     #[arg(long, default_value = "runc")]
     pub runtime: String,
+    /// How `boot` tests run qemu: tcg (software emulation, the default) or kvm.
+    #[arg(long, value_enum, default_value_t = Accel::Tcg)]
+    pub accel: Accel,
     /// Build with --locked (CI mode).
     #[arg(long)]
     pub locked: bool,
@@ -34,6 +39,7 @@ pub struct Args {
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let store = OciDir::open_or_create(store)?;
     let path = Path::new(&a.target);
+    let mut disk_size = DiskSize::Auto;
     let (digest, mut suites, dir) = if path.exists() {
         let bp = blueprint::load(
             path,
@@ -48,6 +54,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             ..BuildOptions::new()
         };
         let outcome = build::build(&store, &bp, &opts)?;
+        if let Some(q) = bp.outputs.qcow2 {
+            disk_size = DiskSize::Bytes(q.size_bytes);
+        }
         let dir = a
             .suites_dir
             .clone()
@@ -87,6 +96,11 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         &TestOptions {
             runtime: a.runtime,
             jobs: a.jobs,
+            boot: BootOptions {
+                accel: a.accel,
+                ..BootOptions::default()
+            },
+            disk_size,
         },
     )?;
     if let Some(j) = &a.junit {

@@ -16,6 +16,8 @@ pub struct Candidate {
     /// test's overlay.
     pub rootfs: PathBuf,
     pub config: ImageConfiguration,
+    /// The candidate's VM disk, for `boot` tests; without one they are skipped.
+    pub vm: Option<crate::disk::boot::VmTarget>,
 }
 
 impl Candidate {
@@ -34,6 +36,7 @@ impl Candidate {
             digest: digest.clone(),
             rootfs: dir.to_path_buf(),
             config: image.config,
+            vm: None,
         })
     }
 }

@@ -20,7 +20,7 @@
 //! | `package = "name[:arch]"` | `version` (">= 2.36"; relations >=, <=, >>, <<, =) or `absent = true` |
 //! | `library = "libc.so.6"` | `provides` (version definitions, e.g. ["GLIBC_2.34"]) |
 //! | `service = [argv]` | `port` (TCP; 80 when only `http` is given), `http` ("/path"), `status` (200), `ready_timeout` ("30s") |
-//! | `boot = { expect = regex, timeout = "120s" }` | (skipped until VM boot is implemented) |
+//! | `boot = { expect = regex, timeout = "120s" }` | `append` (added to the kernel command line); boots the candidate's disk in qemu (see `crate::disk::boot`) |
 //!
 //! Regexes search (they are not anchored); stdout, stderr and file-content patterns are
 //! multi-line, so `^`/`$` match at line ends. Durations are a whole number with `ms`,
@@ -40,6 +40,7 @@
 //! 0, 1 when a test failed, 3 when the runner broke anywhere ([`ContractReport::exit_code`]).
 //! Stored reports are found by the tag `sha256-<hex>.contract-<n>` (see [`store_report`]).
 
+mod boot_check;
 mod candidate;
 mod command_check;
 pub mod debversion;

@@ -185,6 +185,7 @@ fn test(src: &Source, t: RawTest) -> Result<TestCase> {
             Check::Boot(BootTest {
                 expect: pat(src, &b.expect, true)?,
                 timeout: dur(src, b.timeout.as_ref(), DEFAULT_BOOT_TIMEOUT)?,
+                append: b.append.clone(),
             })
         }
         _ => unreachable!("kinds() only returns known kinds"),

@@ -150,4 +150,5 @@ pub struct RawMetadata {
 pub struct RawBoot {
     pub expect: Spanned<String>,
     pub timeout: Option<Spanned<String>>,
+    pub append: Option<String>,
 }

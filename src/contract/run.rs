@@ -6,7 +6,7 @@ use super::command_check::{evaluate_command, evaluate_service};
 use super::exec::Executor;
 use super::report::{ContractReport, Outcome, SuiteReport, TestResult};
 use super::schema::{Check, Suite, TestCase};
-use super::{file_check, library_check, metadata_check, package_check};
+use super::{boot_check, file_check, library_check, metadata_check, package_check};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -122,8 +122,6 @@ fn outcome(c: &Candidate, check: &Check, exec: &(dyn Executor + Sync)) -> Outcom
         Check::Metadata(t) => metadata_check::check(&c.config, t),
         Check::Package(t) => package_check::check(&c.rootfs, t),
         Check::Library(t) => library_check::check(&c.rootfs, t),
-        Check::Boot(_) => Outcome::Skipped {
-            reason: "no VM disk to boot: boot tests run against the qcow2 export, which this run was not given".into(),
-        },
+        Check::Boot(t) => boot_check::check(c.vm.as_ref(), t),
     }
 }

@@ -240,4 +240,6 @@ pub struct BootTest {
     /// What the console must print before `timeout`.
     pub expect: Pattern,
     pub timeout: Duration,
+    /// Added to the end of the kernel command line (later parameters win).
+    pub append: Option<String>,
 }

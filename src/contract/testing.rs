@@ -6,6 +6,7 @@ use crate::contract::{
     Suite,
 };
 use crate::digest::Digest;
+use crate::disk::boot::VmTarget;
 use crate::oci::OciDir;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -13,6 +14,10 @@ use std::path::{Path, PathBuf};
 pub struct TestOptions {
     pub runtime: String,
     pub jobs: usize,
+    /// How `boot` tests run qemu.
+    pub boot: crate::disk::boot::BootOptions,
+    /// The size of the disk made for `boot` tests when the store has none yet.
+    pub disk_size: crate::disk::DiskSize,
 }
 
 /// Loads suites named on the command line from `dir` (`<dir>/<name>.toml`).
@@ -54,6 +59,45 @@ pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
         digest: digest.clone(),
         rootfs: dir,
         config: image.config,
+        vm: None,
+    })
+}
+
+/// Whether any test of `suites` boots the candidate.
+fn boots(suites: &[Suite]) -> bool {
+    suites
+        .iter()
+        .flat_map(|s| &s.tests)
+        .any(|t| matches!(t.check, crate::contract::Check::Boot(_)))
+}
+
+/// The candidate's qcow2 disk for `boot` tests: the stored one, or one made now (from the
+/// unpacked candidate) and stored beside it.
+fn vm_target(store: &OciDir, candidate: &Candidate, opts: &TestOptions) -> Result<VmTarget> {
+    let image = store
+        .find_image(None, Some(&candidate.digest))?
+        .ok_or_else(|| {
+            crate::error::input(format!(
+                "candidate {} is not in the store",
+                candidate.digest
+            ))
+        })?;
+    let disk = crate::disk::export(
+        store,
+        &image,
+        &crate::disk::ExportOptions {
+            format: crate::disk::Format::Qcow2,
+            size: opts.disk_size,
+            rootfs: Some(candidate.rootfs.clone()),
+            ..Default::default()
+        },
+    )
+    .context("making the VM disk for the boot tests")?;
+    Ok(VmTarget {
+        disk: disk.path,
+        format: disk.format,
+        rootfs: candidate.rootfs.clone(),
+        options: opts.boot.clone(),
     })
 }
 
@@ -65,7 +109,10 @@ pub fn test_candidate(
     opts: &TestOptions,
 ) -> Result<ContractReport> {
     crate::runtime::sweep_stale().context("cleaning up after earlier runs")?;
-    let candidate = unpacked(store, digest)?;
+    let mut candidate = unpacked(store, digest)?;
+    if boots(suites) {
+        candidate.vm = Some(vm_target(store, &candidate, opts)?);
+    }
     let env = candidate
         .config
         .config()

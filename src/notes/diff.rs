@@ -295,4 +295,3 @@ pub fn passed_suites(store: &OciDir, digest: &Digest) -> Result<BTreeMap<String,
     }
     Ok(m)
 }
-

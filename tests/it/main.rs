@@ -7,6 +7,7 @@ mod catalog;
 mod contract;
 mod determinism;
 mod diff;
+mod disk;
 mod registry;
 mod release;
 mod steps;

@@ -22,6 +22,7 @@ pub fn candidate(root: &Path) -> Candidate {
         digest: Digest::of_bytes(b"candidate manifest"),
         rootfs: root.to_path_buf(),
         config: config(),
+        vm: None,
     }
 }
 

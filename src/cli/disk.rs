@@ -1,0 +1,123 @@
+//! `corebuild disk REF [--format qcow2|raw] [--size SIZE] [--out FILE]`: export an image
+//! in the store as a bootable GPT + ext4 disk, keep it in the store as an artifact beside
+//! the image, and optionally copy it out.
+
+use crate::cli::output;
+use crate::disk::{self, Compression, DiskSize, ExportOptions, Format};
+use crate::oci::{ImageRef, OciDir};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image: name:version, sha256:…, name@sha256:… or oci-layout:PATH[:TAG].
+    pub reference: String,
+    #[arg(long, value_enum, default_value_t = Format::Qcow2)]
+    pub format: Format,
+    /// The disk's size: `auto` (what the image needs, plus a quarter) or e.g. `2GiB`.
+    #[arg(long, default_value = "auto", value_parser = parse_size)]
+    pub size: DiskSize,
+    /// qcow2 cluster compression.
+    #[arg(long, value_enum, default_value_t = Compression::None)]
+    pub compression: Compression,
+    /// Also copy the disk to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Make the disk again even if the store already has it.
+    #[arg(long)]
+    pub rebuild: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_size(s: &str) -> Result<DiskSize, String> {
+    DiskSize::parse(s).ok_or_else(|| {
+        format!("invalid size {s:?}: write `auto` or a whole number with KiB, MiB, GiB or TiB, e.g. 2GiB")
+    })
+}
+
+pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
+    if a.format == Format::Raw && a.compression != Compression::None {
+        return Err(crate::error::input(
+            "--compression applies to qcow2 only; a raw disk is never compressed",
+        ));
+    }
+    let r = ImageRef::parse(&a.reference)?;
+    let store = OciDir::open_or_create(store)?;
+    let img = store.resolve(&r)?;
+    if let ImageRef::Layout { path, .. } = &r {
+        store.import_image(&OciDir::open(path)?, &img)?;
+    }
+    let report = disk::export(
+        &store,
+        &img,
+        &ExportOptions {
+            format: a.format,
+            size: a.size,
+            compression: a.compression,
+            rebuild: a.rebuild,
+            rootfs: None,
+        },
+    )?;
+    if let Some(out) = &a.out {
+        disk::copy_out(&report.path, out)?;
+    }
+    if a.json {
+        let mut v = serde_json::to_value(&report)?;
+        v["out"] = serde_json::json!(a.out);
+        output::json(&v)?;
+    } else {
+        println!(
+            "{} {} disk of {}: {} ({}){}",
+            if report.reused { "stored" } else { "made" },
+            report.format.as_str(),
+            report.image,
+            report.digest,
+            output::size(report.file_size),
+            a.out
+                .as_ref()
+                .map(|o| format!(", written to {}", o.display()))
+                .unwrap_or_default()
+        );
+        println!(
+            "  virtual size {}, artifact {} tagged {}",
+            output::size(report.size),
+            report.artifact,
+            report.tag
+        );
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    #[test]
+    fn parses_disk_flags() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "disk",
+            "core-vm:1.0.0",
+            "--format",
+            "raw",
+            "--size",
+            "2GiB",
+            "--out",
+            "d.raw",
+        ])
+        .unwrap();
+        let Command::Disk(a) = c.command else {
+            panic!("{:?}", c.command)
+        };
+        assert_eq!(a.format, crate::disk::Format::Raw);
+        assert_eq!(a.size, crate::disk::DiskSize::Bytes(2 << 30));
+        assert!(Cli::try_parse_from(["corebuild", "disk", "x", "--size", "2GB"]).is_err());
+        let c = Cli::try_parse_from(["corebuild", "disk", "x"]).unwrap();
+        let Command::Disk(a) = c.command else {
+            panic!()
+        };
+        assert_eq!(a.size, crate::disk::DiskSize::Auto);
+        assert_eq!(a.format, crate::disk::Format::Qcow2);
+    }
+}

@@ -1,0 +1,500 @@
+//! VM disks from images: the flattened image becomes an ext4 root file system in the one
+//! partition of a GPT disk, written as raw or qcow2, bit for bit the same for the same
+//! image wherever and whenever it is made, and kept in the store as an OCI artifact
+//! beside the image.
+//!
+//! The steps ([`export`]): flatten the image with the layer module's safe apply; measure
+//! it ([`size`]) and refuse a size that cannot hold it, naming the size that can; make a
+//! sparse raw file; `mke2fs -d` builds ext4 into the partition's place in it with every
+//! varying input pinned ([`ext4`]); a native pass resets the inode times mke2fs copied
+//! from the host ([`ext4::reset_times`]); the GPT is written natively ([`gpt`]) with
+//! GUIDs derived from the image digest ([`ids`]); `qemu-img convert` makes the qcow2 and
+//! `qemu-img info`/`check` prove it has no backing or data file and no errors
+//! ([`qemu_img`]); the result is moved into the store and recorded as an artifact
+//! ([`artifact`]). [`boot`] boots a disk in qemu for the contract's `boot` tests.
+//!
+//! What a disk holds: ownership, modes, symlinks, hard links and `security.capability`
+//! as the image has them (the safe apply restores them, mke2fs copies them); no device
+//! nodes (the image has none; the guest's devtmpfs makes them). Atime, ctime and crtime
+//! of every inode, and the file system's own times, are the image's epoch (its config's
+//! `created`); mtimes are the image's, clamped to that epoch.
+
+pub mod artifact;
+pub mod boot;
+mod crc32c;
+pub mod ext4;
+pub mod gpt;
+pub mod ids;
+pub mod qemu_img;
+pub mod size;
+
+use crate::digest::{Digest, HashingWriter};
+use crate::layer::ApplyOptions;
+use crate::oci::{OciDir, StoredImage};
+use anyhow::{Context, Result};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+pub use artifact::StoredDisk;
+pub use ids::{DiskIds, Uuid};
+pub use qemu_img::Compression;
+pub use size::Content;
+
+/// The file format of a disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    #[default]
+    Qcow2,
+    Raw,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Qcow2 => "qcow2",
+            Format::Raw => "raw",
+        }
+    }
+}
+
+/// How big a disk to make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DiskSize {
+    /// The smallest size that holds the image, plus a quarter, rounded up to 64 MiB.
+    #[default]
+    Auto,
+    /// Exactly this many bytes (a whole number of MiB).
+    Bytes(u64),
+}
+
+impl DiskSize {
+    /// `auto` or a size with a binary unit (`2GiB`).
+    pub fn parse(s: &str) -> Option<DiskSize> {
+        if s == "auto" {
+            return Some(DiskSize::Auto);
+        }
+        size::parse_size(s).map(DiskSize::Bytes)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    pub format: Format,
+    pub size: DiskSize,
+    pub compression: Compression,
+    /// Make the disk again even when the store has one for this image and format.
+    pub rebuild: bool,
+    /// The image already flattened (e.g. the contract runner's unpacked candidate);
+    /// otherwise it is unpacked into a scratch directory.
+    pub rootfs: Option<PathBuf>,
+}
+
+/// Milliseconds each step took.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Timings {
+    pub unpack_ms: u64,
+    pub scan_ms: u64,
+    pub mkfs_ms: u64,
+    pub reset_times_ms: u64,
+    pub gpt_ms: u64,
+    pub convert_ms: u64,
+    pub verify_ms: u64,
+    pub store_ms: u64,
+    pub total_ms: u64,
+}
+
+/// What [`export`] made (or found).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DiskReport {
+    /// The image's manifest digest.
+    pub image: Digest,
+    pub format: Format,
+    /// The disk's virtual size in bytes.
+    pub size: u64,
+    pub compression: Compression,
+    /// The disk file's digest: the blob in the store.
+    pub digest: Digest,
+    /// The disk file's length in bytes.
+    pub file_size: u64,
+    /// The artifact manifest's digest and its tag in the store.
+    pub artifact: Digest,
+    pub tag: String,
+    /// The blob's path in the store (read-only).
+    pub path: PathBuf,
+    /// Whether an already stored disk was used instead of making one.
+    pub reused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ids: Option<DiskIds>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    /// The smallest disk that holds the image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inodes_reset: Option<ext4::ResetStats>,
+    pub timings: Timings,
+}
+
+fn ms(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The time the disk's file system records: the image's config `created`, at least 1.
+/// (`E2FSPROGS_FAKE_TIME=0` means "not set" to e2fsprogs, which would read the clock.)
+pub fn epoch_of(image: &StoredImage) -> u64 {
+    image
+        .config
+        .created()
+        .as_deref()
+        .and_then(crate::build::epoch::parse_rfc3339)
+        .unwrap_or(0)
+        .max(1)
+}
+
+/// Makes the disk of `image` (or finds it in the store) and records it as an artifact.
+pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Result<DiskReport> {
+    let start = Instant::now();
+    if !opts.rebuild {
+        if let Some(found) = artifact::find(store, &image.digest, opts.format)? {
+            let size_ok = match opts.size {
+                DiskSize::Auto => true,
+                DiskSize::Bytes(b) => b == found.size,
+            };
+            if size_ok && found.compression == opts.compression {
+                return Ok(reused(image, found, start));
+            }
+        }
+    }
+    let mut t = Timings::default();
+    let work_root = store.root().join("cache/work");
+    std::fs::create_dir_all(&work_root)?;
+    let work = tempfile::Builder::new()
+        .prefix("disk-")
+        .tempdir_in(&work_root)
+        .context("making a scratch directory for the disk")?;
+
+    let step = Instant::now();
+    // The contract runner keeps the flattened candidate under the store; flattening is
+    // most of an export's time, so use that tree when `corebuild test` left one.
+    let cached = store
+        .root()
+        .join("cache/candidates")
+        .join(image.digest.hex());
+    let rootfs = match &opts.rootfs {
+        Some(r) => r.clone(),
+        None if cached.is_dir() => cached,
+        None => {
+            let r = work.path().join("rootfs");
+            crate::build::unpack::unpack(store, image, &r, &ApplyOptions::default())
+                .with_context(|| format!("flattening {}", image.digest))?;
+            r
+        }
+    };
+    t.unpack_ms = ms(step);
+
+    let step = Instant::now();
+    let content = size::scan(&rootfs)?;
+    let minimum = size::minimum(&content);
+    t.scan_ms = ms(step);
+    let disk_size = match opts.size {
+        DiskSize::Auto => size::auto(&content),
+        DiskSize::Bytes(b) => {
+            if !b.is_multiple_of(gpt::ALIGN) {
+                return Err(crate::error::input(format!(
+                    "disk size {b} bytes is not a whole number of MiB; ask for e.g. {}",
+                    size::human(size::round_up(b, gpt::ALIGN))
+                )));
+            }
+            if !size::fits(&content, b) {
+                return Err(too_small(image, b, &content, minimum));
+            }
+            b
+        }
+    };
+    let ids = DiskIds::of(&image.digest);
+    let epoch = epoch_of(image);
+    let layout = gpt::Layout::new(disk_size)?;
+    let raw_path = work.path().join("disk.raw");
+    let raw = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&raw_path)?;
+    raw.set_len(disk_size)?;
+
+    let step = Instant::now();
+    let mkfs = ext4::Mkfs {
+        rootfs: &rootfs,
+        disk: &raw_path,
+        offset: layout.partition_offset(),
+        size: layout.partition_size(),
+        ids: &ids,
+        epoch,
+        inodes: size::inode_count(&content, layout.partition_size()),
+        scratch: work.path(),
+    };
+    if let Err(e) = mkfs.run() {
+        if e.downcast_ref::<ext4::NoSpace>().is_some() {
+            return Err(too_small(
+                image,
+                disk_size,
+                &content,
+                minimum.max(disk_size + (disk_size / 4)),
+            )
+            .context(format!("{e}")));
+        }
+        return Err(e);
+    }
+    t.mkfs_ms = ms(step);
+
+    let step = Instant::now();
+    let reset = ext4::reset_times(&raw, layout.partition_offset(), epoch)
+        .context("resetting inode times")?;
+    t.reset_times_ms = ms(step);
+    let step = Instant::now();
+    gpt::write(&raw, &layout, ids.disk_guid, ids.partition_guid)?;
+    drop(raw);
+    t.gpt_ms = ms(step);
+
+    let step = Instant::now();
+    let final_path = match opts.format {
+        Format::Raw => raw_path.clone(),
+        Format::Qcow2 => {
+            let q = work.path().join("disk.qcow2");
+            qemu_img::convert(&raw_path, &q, opts.compression)?;
+            std::fs::remove_file(&raw_path)?;
+            q
+        }
+    };
+    t.convert_ms = ms(step);
+    let step = Instant::now();
+    verify(&final_path, opts.format, disk_size)?;
+    t.verify_ms = ms(step);
+
+    let step = Instant::now();
+    let (digest, file_size) = move_into_store(store, &final_path)?;
+    let stored = artifact::store(
+        store,
+        image,
+        &artifact::Record {
+            format: opts.format,
+            size: disk_size,
+            compression: opts.compression,
+            ids: &ids,
+            blob: &digest,
+            blob_size: file_size,
+        },
+    )?;
+    t.store_ms = ms(step);
+    t.total_ms = ms(start);
+    Ok(DiskReport {
+        image: image.digest.clone(),
+        format: opts.format,
+        size: disk_size,
+        compression: opts.compression,
+        digest,
+        file_size,
+        artifact: Digest::try_from(stored.manifest.digest())?,
+        tag: stored.tag,
+        path: stored.path,
+        reused: false,
+        ids: Some(ids),
+        epoch: Some(epoch),
+        content: Some(content),
+        minimum_size: Some(minimum),
+        inodes_reset: Some(reset),
+        timings: t,
+    })
+}
+
+fn reused(image: &StoredImage, found: StoredDisk, start: Instant) -> DiskReport {
+    DiskReport {
+        image: image.digest.clone(),
+        format: found.format,
+        size: found.size,
+        compression: found.compression,
+        digest: found.blob.clone(),
+        file_size: found.blob_size,
+        artifact: Digest::try_from(found.manifest.digest()).expect("read from the store"),
+        tag: found.tag,
+        path: found.path,
+        reused: true,
+        ids: Some(DiskIds::of(&image.digest)),
+        epoch: Some(epoch_of(image)),
+        content: None,
+        minimum_size: None,
+        inodes_reset: None,
+        timings: Timings {
+            total_ms: ms(start),
+            ..Timings::default()
+        },
+    }
+}
+
+fn too_small(image: &StoredImage, asked: u64, content: &Content, needed: u64) -> anyhow::Error {
+    crate::error::input(format!(
+        "a disk of {} is too small for {}: its {} files ({} of data) need a disk of at least {} \
+         (ext4 metadata and journal included); ask for size = \"{}\" or more",
+        size::human(asked),
+        image.digest,
+        content.inodes,
+        size::human(content.file_bytes),
+        size::human(needed),
+        size::human(needed),
+    ))
+}
+
+/// Proves a disk is safe to ship: the format and size we meant, no backing file, no
+/// external data file, and (qcow2) a clean `qemu-img check`.
+pub fn verify(path: &Path, format: Format, size: u64) -> Result<()> {
+    let info = qemu_img::info(path, format.as_str())?;
+    let mut problems = info.problems(format.as_str(), size);
+    if format == Format::Qcow2 {
+        let check = qemu_img::check(path)?;
+        if !check.clean() {
+            problems.push(format!(
+                "qemu-img check found {} errors, {} corruptions, {} leaks",
+                check.check_errors, check.corruptions, check.leaks
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::environment(format!(
+            "the disk {} is not safe to ship: {}",
+            path.display(),
+            problems.join("; ")
+        )))
+    }
+}
+
+/// Hashes a finished disk file and renames it into the store's blob directory (it is
+/// made in the store's scratch space, so this is a rename, and a raw disk stays sparse).
+fn move_into_store(store: &OciDir, path: &Path) -> Result<(Digest, u64)> {
+    let mut f = File::open(path)?;
+    let mut w = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut f, &mut w)?;
+    let (_, digest, size) = w.finish();
+    f.sync_all()?;
+    let dest = store.blob_path(&digest);
+    if !dest.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))?;
+        std::fs::rename(path, &dest)
+            .with_context(|| format!("moving the disk into {}", dest.display()))?;
+        if let Some(dir) = dest.parent() {
+            File::open(dir)?.sync_all()?;
+        }
+    }
+    Ok((digest, size))
+}
+
+/// Copies a stored disk to `out` (temp file, then rename), keeping zero runs as holes.
+pub fn copy_out(from: &Path, out: &Path) -> Result<()> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-disk-")
+        .tempfile_in(dir)
+        .with_context(|| format!("writing {}", out.display()))?;
+    let mut src = File::open(from)?;
+    let len = src.metadata()?.len();
+    let mut buf = vec![0u8; 1 << 20];
+    let f = tmp.as_file_mut();
+    loop {
+        let n = read_full(&mut src, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].iter().all(|b| *b == 0) {
+            f.seek(SeekFrom::Current(n as i64))?;
+        } else {
+            f.write_all(&buf[..n])?;
+        }
+    }
+    f.set_len(len)?;
+    f.sync_all()?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
+    tmp.persist(out).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn read_full(r: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// The disks a blueprint's `[outputs]` asks for, made from the built image `digest`:
+/// qcow2 at its `size`, and raw (`raw = true`) at the same size (or `auto`). The image is
+/// flattened once for both.
+pub fn export_outputs(
+    store: &OciDir,
+    digest: &Digest,
+    outputs: &crate::blueprint::Outputs,
+) -> Result<Vec<DiskReport>> {
+    let size = outputs
+        .qcow2
+        .map(|q| DiskSize::Bytes(q.size_bytes))
+        .unwrap_or_default();
+    let mut formats = Vec::new();
+    if outputs.qcow2.is_some() {
+        formats.push(Format::Qcow2);
+    }
+    if outputs.raw {
+        formats.push(Format::Raw);
+    }
+    if formats.is_empty() {
+        return Ok(Vec::new());
+    }
+    let image = store
+        .find_image(None, Some(digest))?
+        .ok_or_else(|| crate::error::input(format!("image {digest} is not in the store")))?;
+    let work_root = store.root().join("cache/work");
+    std::fs::create_dir_all(&work_root)?;
+    let work = tempfile::Builder::new()
+        .prefix("disk-rootfs-")
+        .tempdir_in(&work_root)?;
+    let mut rootfs = None;
+    let mut reports = Vec::new();
+    for format in formats {
+        let stored = artifact::find(store, digest, format)?;
+        let have =
+            stored.is_some_and(|s| DiskSize::Bytes(s.size) == size || size == DiskSize::Auto);
+        if !have && rootfs.is_none() {
+            let r = work.path().join("rootfs");
+            crate::build::unpack::unpack(store, &image, &r, &ApplyOptions::default())
+                .with_context(|| format!("flattening {digest}"))?;
+            rootfs = Some(r);
+        }
+        reports.push(
+            export(
+                store,
+                &image,
+                &ExportOptions {
+                    format,
+                    size,
+                    compression: Compression::None,
+                    rebuild: false,
+                    rootfs: rootfs.clone(),
+                },
+            )
+            .with_context(|| format!("making the {} disk", format.as_str()))?,
+        );
+    }
+    Ok(reports)
+}
