@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job: set up, make the known-good base if missing, build the example blueprint
-# with --locked into the default store (.corebuild/store), and run its contract suites.
+# The main job: set up, make the known-good base if missing, then release the example
+# blueprint with --locked: build → contract tests → gate → publish into the default local
+# catalog (./catalog) → release notes (release-notes/) → promotion to `candidate`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,6 +13,4 @@ base_ref=$(sed -n 's/^ref *= *"\(.*\)"/\1/p' "$BLUEPRINT/blueprint.toml" | head 
 if [ "$base_ref" = "debian-minbase:12" ] && ! "$CB" images | grep -q '^debian-minbase:12	'; then
   bash blueprints/bases/debian-minbase.sh
 fi
-"$CB" build --locked "$BLUEPRINT"
-"$CB" test --locked "$BLUEPRINT" --junit .corebuild/contract-report.xml
-echo "contract report (JUnit): .corebuild/contract-report.xml"
+"$CB" release --locked "$BLUEPRINT" --channel candidate

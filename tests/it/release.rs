@@ -116,7 +116,7 @@ fn release_story(catalog: &str) {
 
     // 1.0.2 breaks its contract: exit 1, and the catalog still ends at 1.0.1.
     set_version(&bp, "1.0.2");
-    std::fs::write(bp.join("files/index.html"), "broken\n").unwrap();
+    std::fs::write(bp.join("files/index.html"), "nothing here\n").unwrap();
     let (code, third, _) = release(&[]);
     assert_eq!(code, Some(1), "{third}");
     let failed: Vec<_> = third["stages"]
