@@ -259,7 +259,13 @@ pub fn release(
             prev,
             Placement {
                 catalog: cat.location(),
-                pull_ref: cat.client_reference(&bp.name, &digest.to_string()),
+                // A layout cannot be pulled by digest with plain tools: name the pin
+                // the way `corebuild catalog resolve` prints it.
+                pull_ref: if cat.location().starts_with("oci-layout:") {
+                    format!("{}@{digest}", bp.name)
+                } else {
+                    cat.client_reference(&bp.name, &digest.to_string())
+                },
                 status,
                 sbom_ref: Some(format!(
                     "{} (artifactType {})",

@@ -2,6 +2,11 @@
 
 use crate::contract::{Check, FileType, PackageExpect, TestCase};
 
+/// A pattern's source as it would be written in TOML: escapes stay escapes.
+fn pat(p: &crate::contract::Pattern) -> String {
+    p.source.replace('\n', "\\n").replace('\t', "\\t")
+}
+
 fn argv(a: &[String]) -> String {
     format!("`{}`", a.join(" "))
 }
@@ -12,13 +17,13 @@ pub fn describe(t: &TestCase) -> String {
         Check::Command(c) => {
             let mut s = format!("{} exits {}", argv(&c.spec.argv), c.exit);
             if let Some(p) = &c.stdout {
-                s.push_str(&format!(", stdout matches `{}`", p.source));
+                s.push_str(&format!(", stdout matches `{}`", pat(p)));
             }
             if let Some(p) = &c.stderr {
-                s.push_str(&format!(", stderr matches `{}`", p.source));
+                s.push_str(&format!(", stderr matches `{}`", pat(p)));
             }
             if let Some(p) = &c.stdout_excludes {
-                s.push_str(&format!(", stdout never matches `{}`", p.source));
+                s.push_str(&format!(", stdout never matches `{}`", pat(p)));
             }
             if let Some(u) = &c.spec.user {
                 s.push_str(&format!(", as user `{u}`"));
@@ -50,10 +55,10 @@ pub fn describe(t: &TestCase) -> String {
                 parts.push(format!("gid {g}"));
             }
             if let Some(p) = &f.contains {
-                parts.push(format!("contains `{}`", p.source));
+                parts.push(format!("contains `{}`", pat(p)));
             }
             if let Some(p) = &f.excludes {
-                parts.push(format!("never contains `{}`", p.source));
+                parts.push(format!("never contains `{}`", pat(p)));
             }
             if let Some(h) = &f.sha256 {
                 parts.push(format!("sha256 {h}"));
@@ -66,7 +71,7 @@ pub fn describe(t: &TestCase) -> String {
         Check::Metadata(m) => {
             let mut parts = Vec::new();
             for (k, p) in &m.env {
-                parts.push(format!("env `{k}` matches `{}`", p.source));
+                parts.push(format!("env `{k}` matches `{}`", pat(p)));
             }
             if let Some(e) = &m.entrypoint {
                 parts.push(format!("entrypoint is {}", argv(e)));
@@ -81,7 +86,7 @@ pub fn describe(t: &TestCase) -> String {
                 parts.push(format!("workdir is `{w}`"));
             }
             for (k, p) in &m.labels {
-                parts.push(format!("label `{k}` matches `{}`", p.source));
+                parts.push(format!("label `{k}` matches `{}`", pat(p)));
             }
             if !m.exposed_ports.is_empty() {
                 parts.push(format!("exposes {}", m.exposed_ports.join(", ")));
@@ -109,7 +114,7 @@ pub fn describe(t: &TestCase) -> String {
         }
         Check::Boot(b) => format!(
             "the VM disk boots and the console shows `{}` within {}s",
-            b.expect.source,
+            pat(&b.expect),
             b.timeout.as_secs()
         ),
     }
