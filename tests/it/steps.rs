@@ -184,7 +184,12 @@ fn core_minimal_builds_locked_reproducibly_and_curl_runs() {
     );
 
     let bundle = ws.path().join("bundle");
-    let o = umoci_runc(&out, "1.0.0", &bundle, &["curl", "--version"]);
+    let o = umoci_runc(
+        &out,
+        first["version"].as_str().unwrap(),
+        &bundle,
+        &["curl", "--version"],
+    );
     assert!(stdout(&o).starts_with("curl 7."), "{}", stdout(&o));
     assert!(
         std::fs::read_to_string(bundle.join("rootfs/usr/lib/os-release"))
