@@ -130,6 +130,8 @@ pub fn apply_layer<R: Read>(
         touched: Touched::new(),
         seen: HashSet::new(),
         dirs: Vec::new(),
+        parents: Vec::new(),
+        parents_seen: HashSet::new(),
         cache: None,
         stats: ApplyStats::default(),
         buf: vec![0; 256 << 10],
@@ -193,6 +195,11 @@ struct Applier<'o, R> {
     /// Hashes of the names already applied from this layer.
     seen: HashSet<[u8; 16]>,
     dirs: Vec<DirFix>,
+    /// Directories on the way to this layer's entries, as they were before the layer
+    /// (restored at the end, so adding a child does not leak the clock into a parent),
+    /// or with `mtime` 0 when the layer had to create them.
+    parents: Vec<DirFix>,
+    parents_seen: HashSet<Vec<String>>,
     /// The parent directory of the previous entry, reused while entries share it.
     cache: Option<(Vec<String>, OwnedFd)>,
     stats: ApplyStats,
@@ -328,13 +335,56 @@ impl<R: Read> Applier<'_, R> {
             }
         }
         self.cache = None;
+        let missing = self.remember_parents(comps)?;
         let refs: Vec<&str> = comps.iter().map(String::as_str).collect();
         let fd = self
             .root
             .dir(&refs, true, Some(&mut self.touched))?
             .expect("created when missing");
+        for prefix in missing {
+            // Created implicitly: no time of its own, so a fixed one, not the clock.
+            let r: Vec<&str> = prefix.iter().map(String::as_str).collect();
+            if let Some(d) = self.root.dir(&r, false, None)? {
+                let st = rustix::fs::fstat(&d).map_err(|e| Fail::Io("stat", e.into()))?;
+                self.parents.push(DirFix {
+                    comps: prefix,
+                    inode: inode(&st),
+                    mode: st.st_mode & 0o7777,
+                    mtime: 0,
+                });
+            }
+        }
         self.cache = Some((comps.to_vec(), fd));
         Ok(())
+    }
+
+    /// Records, once per layer, the mode and mtime of each existing directory on the way
+    /// to `comps`; returns the prefixes that do not exist yet (they are about to be made).
+    fn remember_parents(&mut self, comps: &[String]) -> Result<Vec<Vec<String>>, Fail> {
+        let mut missing = Vec::new();
+        for i in 0..=comps.len() {
+            let prefix = comps[..i].to_vec();
+            if self.parents_seen.contains(&prefix) {
+                continue;
+            }
+            let r: Vec<&str> = prefix.iter().map(String::as_str).collect();
+            match self.root.dir(&r, false, None) {
+                Ok(Some(d)) => {
+                    let st = rustix::fs::fstat(&d).map_err(|e| Fail::Io("stat", e.into()))?;
+                    self.parents.push(DirFix {
+                        comps: prefix.clone(),
+                        inode: inode(&st),
+                        mode: st.st_mode & 0o7777,
+                        mtime: st.st_mtime.max(0) as u64,
+                    });
+                }
+                Ok(None) => missing.push(prefix.clone()),
+                // Not a directory, or refused: resolving the parent reports it.
+                Err(_) => continue,
+            }
+            self.parents_seen.insert(prefix);
+        }
+        Ok(missing)
     }
 
     fn put(
@@ -563,7 +613,10 @@ impl<R: Read> Applier<'_, R> {
     /// Sets directory modes and mtimes last; a directory replaced later in the layer
     /// (its inode changed) is left alone.
     fn fix_dirs(&mut self) -> Result<(), ApplyError> {
-        for d in self.dirs.iter().rev() {
+        // Parents first, so a directory this layer names itself gets the layer's metadata.
+        let parents = std::mem::take(&mut self.parents);
+        let own = std::mem::take(&mut self.dirs);
+        for d in parents.iter().chain(own.iter().rev()) {
             let name = if d.comps.is_empty() {
                 "./".to_string()
             } else {

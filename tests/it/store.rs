@@ -110,3 +110,38 @@ fn base_import_from_dir_tar_and_layout_agree() {
         "{names:?}"
     );
 }
+
+/// Flattening is deterministic too: directory mtimes do not depend on when `unpack` ran,
+/// even for directories a later layer adds files to.
+#[test]
+fn unpack_twice_gives_identical_times() {
+    let ws = Ws::new();
+    ws.tiny_base();
+    let bp = ws.fixture("tiny");
+    run_ok(ws.cb().arg("build").arg(&bp));
+    let listing = |dir: &std::path::Path| {
+        let o = run_ok(
+            Command::new("find")
+                .arg(dir)
+                .args(["-printf", "%P %T@ %m %U %G\n"]),
+        );
+        // The target directory itself (empty %P) is ours, not the image's.
+        let mut lines: Vec<String> = stdout(&o)
+            .lines()
+            .filter(|l| !l.starts_with(' '))
+            .map(str::to_string)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let a = ws.path().join("a");
+    run_ok(ws.cb().arg("unpack").arg("tiny-test:0.1.0").arg(&a));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let b = ws.path().join("b");
+    run_ok(ws.cb().arg("unpack").arg("tiny-test:0.1.0").arg(&b));
+    let (la, lb) = (listing(&a), listing(&b));
+    assert_eq!(la, lb);
+    // /etc gained files from a later layer; it keeps the base's time, not the clock.
+    let etc = la.iter().find(|l| l.starts_with("etc ")).unwrap();
+    assert!(etc.contains(" 1735689600.0"), "{etc}");
+}
