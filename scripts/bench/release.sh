@@ -36,6 +36,9 @@ c["process"]["terminal"] = False
 c["process"]["args"] = ["/bin/sh", "-c", "apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get -y -qq --no-install-recommends install ca-certificates curl netbase >/dev/null && rm -rf /var/lib/apt/lists/*"]
 c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
 c["mounts"].append({"destination": "/etc/resolv.conf", "type": "bind", "source": "/etc/resolv.conf", "options": ["rbind", "ro"]})
+caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+        "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_MKNOD", "CAP_AUDIT_WRITE"]
+c["process"]["capabilities"] = {k: caps for k in ["bounding", "effective", "permitted"]}
 json.dump(c, open(p, "w"))
 PY
 t_apt=$(ms runc --root "$work/runc" run --bundle "$work/bundle" apt)
