@@ -59,10 +59,13 @@ pub fn script(requested: &[PackageSpec], pins: &[(String, String)]) -> String {
         let list: Vec<String> = pins.iter().map(|(n, v)| format!("{n}={v}")).collect();
         s.push_str(&format!("pins=\"{}\"\n", list.join(" ")));
         // Name each locked version the mirror no longer has, so the error can say which.
+        // One `apt-cache madison` for every name: `name | version | source` lines.
         s.push_str(&format!(
-            "missing=0\nfor p in $pins; do n=${{p%%=*}}; v=${{p#*=}}; \
-             if ! apt-cache madison \"$n\" | awk -v v=\"$v\" '$3 == v {{f=1}} END {{exit !f}}'; then \
-             echo \"{MISSING_MARKER} $n $v\"; missing=1; fi; done\n\
+            "avail=$(apt-cache madison $(for p in $pins; do echo ${{p%%=*}}; done) | \
+             awk -F'|' '{{gsub(/ /, \"\", $1); gsub(/ /, \"\", $2); print $1 \"=\" $2}}')\n\
+             missing=0\nfor p in $pins; do \
+             if ! printf '%s\\n' \"$avail\" | grep -qxF \"$p\"; then \
+             echo \"{MISSING_MARKER} ${{p%%=*}} ${{p#*=}}\"; missing=1; fi; done\n\
              [ \"$missing\" = 0 ] || exit 100\n"
         ));
     }
