@@ -135,13 +135,7 @@ impl OciDir {
         let mut out = Vec::new();
         self.open_blob(digest, size)?
             .read_to_end(&mut out)
-            .map_err(|e| match e.into_inner() {
-                Some(inner) => match inner.downcast::<DigestMismatch>() {
-                    Ok(m) => anyhow::Error::from(*m),
-                    Err(other) => anyhow!(other),
-                },
-                None => anyhow!("reading blob {digest}"),
-            })?;
+            .map_err(|e| blob_io_error(e, format!("reading blob {digest}")))?;
         Ok(out)
     }
 
@@ -243,13 +237,8 @@ impl OciDir {
         }
         let mut reader = src.open_blob(digest, size)?;
         let mut w = self.create_blob()?;
-        std::io::copy(&mut reader, &mut w).map_err(|e| match e.into_inner() {
-            Some(inner) => match inner.downcast::<DigestMismatch>() {
-                Ok(m) => anyhow::Error::from(*m),
-                Err(other) => anyhow!(other),
-            },
-            None => anyhow!("copying blob {digest}"),
-        })?;
+        std::io::copy(&mut reader, &mut w)
+            .map_err(|e| blob_io_error(e, format!("copying blob {digest}")))?;
         w.complete()?;
         Ok(())
     }
@@ -272,6 +261,21 @@ impl OciDir {
         }
         Ok(())
     }
+}
+
+/// Turns an I/O error from a `VerifiedReader` into an error the caller can classify: a
+/// digest mismatch it carried comes out as itself (bad input); any other I/O error keeps
+/// its kind and message (an environment failure), with `what` as context.
+fn blob_io_error(e: std::io::Error, what: String) -> anyhow::Error {
+    if e.get_ref()
+        .is_some_and(|inner| inner.is::<DigestMismatch>())
+    {
+        if let Some(Ok(m)) = e.into_inner().map(|i| i.downcast::<DigestMismatch>()) {
+            return anyhow::Error::from(*m);
+        }
+        unreachable!("checked to hold a DigestMismatch");
+    }
+    anyhow::Error::from(e).context(what)
 }
 
 pub(crate) fn ref_name(d: &Descriptor) -> Option<&str> {
@@ -342,6 +346,24 @@ mod tests {
         let err = dir.read_blob(&d, None).unwrap_err();
         assert!(err.downcast_ref::<DigestMismatch>().is_some(), "{err:#}");
         assert_eq!(crate::error::exit_code(&err), 2);
+    }
+
+    #[test]
+    fn other_read_errors_keep_their_cause() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = OciDir::open_or_create(t.path()).unwrap();
+        let d = Digest::of_bytes(b"never written");
+        // A directory where the blob should be: reading fails with EISDIR, not a mismatch.
+        fs::create_dir(dir.blob_path(&d)).unwrap();
+        let err = dir.read_blob(&d, None).unwrap_err();
+        assert!(
+            format!("{err:#}").contains(&format!("reading blob {d}")),
+            "{err:#}"
+        );
+        assert!(err
+            .chain()
+            .any(|c| c.downcast_ref::<std::io::Error>().is_some()));
+        assert_eq!(crate::error::exit_code(&err), 3);
     }
 
     #[test]
