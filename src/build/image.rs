@@ -80,11 +80,7 @@ impl DraftImage {
     pub fn apply_config(mut self, spec: &ConfigSpec, labels: &BTreeMap<String, String>) -> Self {
         let mut c: Config = self.config.config().clone().unwrap_or_default();
         let mut env: Vec<String> = c.env().clone().unwrap_or_default();
-        for (k, v) in &spec.env {
-            let prefix = format!("{k}=");
-            env.retain(|e| !e.starts_with(&prefix));
-            env.push(format!("{k}={v}"));
-        }
+        set_env(&mut env, &spec.env);
         if !env.is_empty() {
             c.set_env(Some(env));
         }
@@ -182,6 +178,16 @@ impl DraftImage {
     }
 }
 
+/// Lays `vars` over an OCI `KEY=VALUE` environment list: a key already set is replaced
+/// (and moves to the end), a new one is appended.
+pub fn set_env(env: &mut Vec<String>, vars: &BTreeMap<String, String>) {
+    for (k, v) in vars {
+        let prefix = format!("{k}=");
+        env.retain(|e| !e.starts_with(&prefix));
+        env.push(format!("{k}={v}"));
+    }
+}
+
 fn with_known_media_type(mut d: Descriptor, mt: &str) -> Descriptor {
     let typed = match mt {
         "application/vnd.oci.image.layer.v1.tar+gzip" => MediaType::ImageLayerGzip,
@@ -191,4 +197,24 @@ fn with_known_media_type(mut d: Descriptor, mt: &str) -> Descriptor {
     };
     d.set_media_type(typed);
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_env_replaces_by_key_and_appends_new() {
+        let mut env = vec!["PATH=/bin".to_string(), "LANG=C".to_string()];
+        let vars: BTreeMap<String, String> = [("LANG", "C.UTF-8"), ("TZ", "UTC")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        set_env(&mut env, &vars);
+        assert_eq!(env, ["PATH=/bin", "LANG=C.UTF-8", "TZ=UTC"]);
+        // A key that is a prefix of another is not confused with it.
+        let mut env = vec!["LANGUAGE=en".to_string()];
+        set_env(&mut env, &[("LANG".to_string(), "C".to_string())].into());
+        assert_eq!(env, ["LANGUAGE=en", "LANG=C"]);
+    }
 }

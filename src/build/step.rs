@@ -5,7 +5,7 @@ use crate::blueprint::Layer;
 use crate::build::layers::LayerContext;
 use crate::build::{apt, rootfs};
 use crate::layer::{self, DiffOptions, LayerInfo, LayerOptions};
-use crate::runtime::{self, Network, OciRuntime, OverlayMount, RunSpec};
+use crate::runtime::{self, Network, OciRuntime, RunSpec, ScratchOverlay};
 use anyhow::{Context, Result};
 use oci_spec::image::Descriptor;
 use std::time::Duration;
@@ -38,19 +38,6 @@ pub fn build_step(
     opts: &LayerOptions,
 ) -> Result<(LayerInfo, Vec<(String, String)>)> {
     let lower = rootfs::flattened(ctx.store, parents, chain)?;
-    let work_root = ctx.store.root().join("cache/work");
-    std::fs::create_dir_all(&work_root)?;
-    let work = tempfile::Builder::new()
-        .prefix("step-")
-        .tempdir_in(&work_root)?;
-    let (upper, wdir, merged) = (
-        work.path().join("upper"),
-        work.path().join("work"),
-        work.path().join("merged"),
-    );
-    for d in [&upper, &wdir, &merged] {
-        std::fs::create_dir(d)?;
-    }
     let mut spec = RunSpec::build_step(Vec::new());
     spec.env = ctx.env.clone();
     spec.timeout = STEP_TIMEOUT;
@@ -62,10 +49,7 @@ pub fn build_step(
         }
         Layer::Run(r) => {
             spec.args = r.argv.clone();
-            for (k, v) in &r.env {
-                spec.env.retain(|e| !e.starts_with(&format!("{k}=")));
-                spec.env.push(format!("{k}={v}"));
-            }
+            crate::build::image::set_env(&mut spec.env, &r.env);
             spec.user = r.user.clone();
             if let Some(w) = &r.workdir {
                 spec.cwd = w.clone();
@@ -80,9 +64,13 @@ pub fn build_step(
     }
     spec.stream_prefix = Some(format!("[layer {}] ", i + 1));
     let rt = runtime::from_name(ctx.runtime)?;
-    let mount = OverlayMount::mount(&[lower.as_path()], &upper, &wdir, &merged)?;
-    let outcome = rt.run(&merged, &spec);
-    mount.close().context("unmounting the build overlay")?;
+    let scratch = ScratchOverlay::mount(
+        &[lower.as_path()],
+        &ctx.store.root().join("cache/work"),
+        "step-",
+    )?;
+    let outcome = rt.run(scratch.merged(), &spec);
+    let work = scratch.close().context("unmounting the build overlay")?;
     let outcome = outcome?;
 
     let stdout = String::from_utf8_lossy(&outcome.stdout);
@@ -110,7 +98,7 @@ pub fn build_step(
     }
 
     let entries = layer::upper_to_entries(
-        &upper,
+        &work.path().join("upper"),
         &DiffOptions {
             epoch: opts.epoch,
             exclude: EXCLUDE.iter().map(|s| s.to_string()).collect(),

@@ -5,7 +5,7 @@
 //! namespace, so the candidate needs no probe tools of its own.
 
 use crate::contract::{CommandOutput, CommandSpec, Executor, ServiceOutput, ServiceSpec};
-use crate::runtime::{self, CliRuntime, OciRuntime, OverlayMount, RunSpec};
+use crate::runtime::{self, CliRuntime, OciRuntime, RunSpec, ScratchOverlay};
 use anyhow::{Context, Result};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -32,29 +32,15 @@ impl RuntimeExecutor {
 
     fn env_with(&self, extra: &std::collections::BTreeMap<String, String>) -> Vec<String> {
         let mut env = self.env.clone();
-        for (k, v) in extra {
-            env.retain(|e| !e.starts_with(&format!("{k}=")));
-            env.push(format!("{k}={v}"));
-        }
+        crate::build::image::set_env(&mut env, extra);
         env
     }
 
     /// Runs `f` with a fresh overlay of `rootfs` mounted, then unmounts it.
     fn with_overlay<T>(&self, rootfs: &Path, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
-        let dir = tempfile::Builder::new()
-            .prefix("test-")
-            .tempdir_in(&self.work)?;
-        let (upper, work, merged) = (
-            dir.path().join("u"),
-            dir.path().join("w"),
-            dir.path().join("m"),
-        );
-        for d in [&upper, &work, &merged] {
-            std::fs::create_dir(d)?;
-        }
-        let mount = OverlayMount::mount(&[rootfs], &upper, &work, &merged)?;
-        let result = f(&merged);
-        mount.close()?;
+        let scratch = ScratchOverlay::mount(&[rootfs], &self.work, "test-")?;
+        let result = f(scratch.merged());
+        scratch.close()?;
         result
     }
 }

@@ -20,7 +20,7 @@ pub mod user;
 mod tests;
 
 pub use output::{KEEP_BYTES, TAIL_LINES};
-pub use overlay::OverlayMount;
+pub use overlay::{OverlayMount, ScratchOverlay};
 pub use runc::{
     from_name, run_container, CliRuntime, ContainerState, OciRuntime, RunOutcome, DEFAULT_BASE,
     OWNER_ANNOTATION,

@@ -137,6 +137,47 @@ impl Drop for OverlayMount {
     }
 }
 
+/// An overlay of `lowers` over a fresh temp directory under `work_root`, holding the
+/// `upper`, `work` and `merged` directories: what a build step and a contract test each
+/// run in.
+#[derive(Debug)]
+pub struct ScratchOverlay {
+    dir: tempfile::TempDir,
+    mount: OverlayMount,
+}
+
+impl ScratchOverlay {
+    pub fn mount(lowers: &[&Path], work_root: &Path, prefix: &str) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(work_root)
+            .with_context(|| format!("creating {}", work_root.display()))?;
+        let dir = tempfile::Builder::new()
+            .prefix(prefix)
+            .tempdir_in(work_root)?;
+        let (upper, work, merged) = (
+            dir.path().join("upper"),
+            dir.path().join("work"),
+            dir.path().join("merged"),
+        );
+        for d in [&upper, &work, &merged] {
+            std::fs::create_dir(d)?;
+        }
+        let mount = OverlayMount::mount(lowers, &upper, &work, &merged)?;
+        Ok(ScratchOverlay { dir, mount })
+    }
+
+    /// The merged tree: the root filesystem to run in.
+    pub fn merged(&self) -> &Path {
+        self.mount.target()
+    }
+
+    /// Unmounts and returns the directory, whose `upper/` holds what changed; it is
+    /// removed when the returned value is dropped.
+    pub fn close(self) -> anyhow::Result<tempfile::TempDir> {
+        self.mount.close()?;
+        Ok(self.dir)
+    }
+}
+
 /// One line of /proc/self/mountinfo, the fields we use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MountInfo {
