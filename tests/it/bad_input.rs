@@ -112,3 +112,52 @@ fn bad_usage_is_exit_2() {
     let o = ws.cb().args(["inspect", "not a ref"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn base_import_and_test_refuse_bad_arguments_with_exit_2() {
+    let ws = Ws::new();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "base",
+                "import",
+                "--rootfs",
+                "/nonexistent-rootfs",
+                "--name",
+                "b",
+                "--version",
+                "1",
+            ],
+            "--rootfs /nonexistent-rootfs: no such directory or tarball",
+        ),
+        (
+            &[
+                "base",
+                "import",
+                "--rootfs",
+                "/",
+                "--name",
+                "Bad Name",
+                "--version",
+                "1",
+            ],
+            "--name \"Bad Name\": use lowercase letters",
+        ),
+        (
+            &["test", "busybox-tiny:1"],
+            "is an image reference: name the suites to run with --suite NAME",
+        ),
+    ];
+    ws.tiny_base();
+    for (args, needle) in cases {
+        let before = tree_state(&ws.store());
+        let o = ws.cb().args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            before,
+            tree_state(&ws.store()),
+            "{args:?} changed the store"
+        );
+    }
+}
