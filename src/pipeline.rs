@@ -27,7 +27,7 @@ pub struct ReleaseOptions {
     pub jobs: usize,
     pub source_date_epoch: Option<String>,
     /// The accelerator `boot` tests run qemu with.
-    pub accel: crate::disk::boot::Accel,
+    pub accel: crate::disk::qemu::Accel,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -170,15 +170,11 @@ pub fn release(
             &TestOptions {
                 runtime: opts.runtime.clone(),
                 jobs: opts.jobs,
-                boot: crate::disk::boot::BootOptions {
+                boot: crate::disk::qemu::BootOptions {
                     accel: opts.accel,
                     ..Default::default()
                 },
-                disk_size: bp
-                    .outputs
-                    .qcow2
-                    .map(|q| crate::disk::DiskSize::Bytes(q.size_bytes))
-                    .unwrap_or_default(),
+                disk: bp.outputs.qcow2.clone().unwrap_or_default(),
             },
         )?;
         match r.exit_code() {

@@ -235,6 +235,32 @@ pub fn size(src: &Source, v: &Spanned<String>) -> Result<u64> {
     })
 }
 
+/// `boot = "bios+uefi" | "uefi" | "bios" | "none"`.
+pub fn boot_mode(src: &Source, v: &Spanned<String>) -> Result<crate::disk::BootMode> {
+    crate::disk::BootMode::parse(v.get_ref()).ok_or_else(|| {
+        src.error(v.span(), format!("unknown boot mode {:?}", v.get_ref()))
+            .with_hint("use boot = \"bios+uefi\" (the default with a kernel), \"uefi\", \"bios\" or \"none\"")
+    })
+}
+
+/// Kernel parameters: each one word of the characters a kernel parameter uses, so none
+/// can break out of the GRUB configuration line it is written into.
+pub fn kernel_cmdline(src: &Source, v: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "._,:=/+@%-~[]".contains(c);
+    v.get_ref()
+        .iter()
+        .map(|p| {
+            let s = p.get_ref();
+            if s.is_empty() || !s.chars().all(ok) {
+                return Err(src
+                    .error(p.span(), format!("kernel parameter {s:?} is not one plain word"))
+                    .with_hint("write one parameter per string, e.g. kernel_cmdline = [\"quiet\", \"net.ifnames=0\"]; letters, digits and ._,:=/+@%-~[] only"));
+            }
+            Ok(s.clone())
+        })
+        .collect()
+}
+
 pub(super) fn parse_size(s: &str) -> Option<u64> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit())?;

@@ -147,15 +147,51 @@ fn outputs(src: &Source, raw: Option<&raw::RawOutputs>) -> Result<Outputs, Bluep
             }
         },
     };
-    let qcow2 = o
-        .qcow2
+    let common = o
+        .kernel_cmdline
         .as_ref()
-        .map(|d| check::size(src, &d.size).map(|size_bytes| DiskOutput { size_bytes }))
-        .transpose()?;
+        .map(|c| check::kernel_cmdline(src, c))
+        .transpose()?
+        .unwrap_or_default();
+    let disk = |d: &raw::RawDisk| disk_output(src, d, &common);
+    let qcow2 = o.qcow2.as_ref().map(disk).transpose()?;
+    let raw = match o.raw.as_ref().map(|r| r.get_ref()) {
+        None | Some(raw::RawDiskOrFlag::Flag(false)) => None,
+        // `raw = true`: the qcow2's size and boot mode, or `auto`.
+        Some(raw::RawDiskOrFlag::Flag(true)) => Some(qcow2.clone().unwrap_or(DiskOutput {
+            size_bytes: None,
+            boot: None,
+            kernel_cmdline: common.clone(),
+        })),
+        Some(raw::RawDiskOrFlag::Disk(d)) => Some(disk(d)?),
+    };
     Ok(Outputs {
         compression,
         qcow2,
-        raw: o.raw,
+        raw,
+        vhd: o.vhd.as_ref().map(disk).transpose()?,
+        vmdk: o.vmdk.as_ref().map(disk).transpose()?,
+    })
+}
+
+fn disk_output(
+    src: &Source,
+    d: &raw::RawDisk,
+    common: &[String],
+) -> Result<DiskOutput, BlueprintError> {
+    let size_bytes = match &d.size {
+        Some(s) if s.get_ref() != "auto" => Some(check::size(src, s)?),
+        _ => None,
+    };
+    let boot = d.boot.as_ref().map(|b| check::boot_mode(src, b)).transpose()?;
+    let mut kernel_cmdline = common.to_vec();
+    if let Some(c) = &d.kernel_cmdline {
+        kernel_cmdline.extend(check::kernel_cmdline(src, c)?);
+    }
+    Ok(DiskOutput {
+        size_bytes,
+        boot,
+        kernel_cmdline,
     })
 }
 

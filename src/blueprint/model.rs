@@ -168,10 +168,46 @@ pub struct Outputs {
     /// Layer compression: gzip (the default) or zstd. `None` is never chosen by a blueprint.
     pub compression: Compression,
     pub qcow2: Option<DiskOutput>,
-    pub raw: bool,
+    pub raw: Option<DiskOutput>,
+    pub vhd: Option<DiskOutput>,
+    pub vmdk: Option<DiskOutput>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// One disk `[outputs]` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DiskOutput {
-    pub size_bytes: u64,
+    /// `None`: `auto` (what the image needs plus a quarter).
+    pub size_bytes: Option<u64>,
+    /// `None`: BIOS and UEFI when the image has a kernel under /boot, else none.
+    pub boot: Option<crate::disk::BootMode>,
+    /// `[outputs] kernel_cmdline` followed by the disk's own.
+    pub kernel_cmdline: Vec<String>,
+}
+
+impl Outputs {
+    /// The disks asked for, in a fixed order (qcow2, raw, vhd, vmdk).
+    pub fn disks(&self) -> Vec<(crate::disk::Format, &DiskOutput)> {
+        use crate::disk::Format;
+        [
+            (Format::Qcow2, &self.qcow2),
+            (Format::Raw, &self.raw),
+            (Format::Vhd, &self.vhd),
+            (Format::Vmdk, &self.vmdk),
+        ]
+        .into_iter()
+        .filter_map(|(f, d)| d.as_ref().map(|d| (f, d)))
+        .collect()
+    }
+
+    /// The boot modes asked for explicitly (not `none`, not left to the default).
+    pub fn explicit_boot_modes(&self) -> Vec<crate::disk::BootMode> {
+        let mut v: Vec<_> = self
+            .disks()
+            .into_iter()
+            .filter_map(|(_, d)| d.boot)
+            .filter(|m| *m != crate::disk::BootMode::None)
+            .collect();
+        v.dedup();
+        v
+    }
 }

@@ -167,12 +167,28 @@ pub struct RawChange {
 pub struct RawOutputs {
     pub compression: Option<Spanned<String>>,
     pub qcow2: Option<RawDisk>,
-    #[serde(default)]
-    pub raw: bool,
+    /// `raw = true` (the qcow2's size and boot mode) or a table like `qcow2`'s.
+    pub raw: Option<Spanned<RawDiskOrFlag>>,
+    pub vhd: Option<RawDisk>,
+    pub vmdk: Option<RawDisk>,
+    /// Kernel parameters for every bootable disk.
+    pub kernel_cmdline: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// `raw = true|false` or `raw = { size = …, boot = … }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawDiskOrFlag {
+    Flag(bool),
+    Disk(RawDisk),
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawDisk {
-    pub size: Spanned<String>,
+    /// `"2GiB"` or `"auto"`; absent means `auto`.
+    pub size: Option<Spanned<String>>,
+    pub boot: Option<Spanned<String>>,
+    /// Kernel parameters for this disk only, after `[outputs] kernel_cmdline`.
+    pub kernel_cmdline: Option<Spanned<Vec<Spanned<String>>>>,
 }

@@ -55,7 +55,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             size: a.size,
             compression: a.compression,
             rebuild: a.rebuild,
-            rootfs: None,
+            ..ExportOptions::default()
         },
     )?;
     if let Some(out) = &a.out {

@@ -37,7 +37,7 @@ pub struct Args {
     pub jobs: usize,
     /// Accelerator for `boot` tests: tcg (default; works everywhere) or kvm.
     #[arg(long, value_enum, default_value = "tcg")]
-    pub accel: crate::disk::boot::Accel,
+    pub accel: crate::disk::qemu::Accel,
     #[arg(long)]
     pub json: bool,
 }

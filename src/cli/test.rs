@@ -3,8 +3,7 @@
 use crate::blueprint::{self, LoadOptions};
 use crate::build::{self, BuildOptions};
 use crate::contract::{self, testing, TestOptions};
-use crate::disk::boot::{Accel, BootOptions};
-use crate::disk::DiskSize;
+use crate::disk::qemu::{Accel, BootOptions};
 use crate::oci::{ImageRef, OciDir};
 use std::path::{Path, PathBuf};
 
@@ -39,7 +38,7 @@ pub struct Args {
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let store = OciDir::open_or_create(store)?;
     let path = Path::new(&a.target);
-    let mut disk_size = DiskSize::Auto;
+    let mut disk = crate::blueprint::DiskOutput::default();
     let (digest, mut suites, dir) = if path.exists() {
         let bp = blueprint::load(
             path,
@@ -54,8 +53,8 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             ..BuildOptions::new()
         };
         let outcome = build::build(&store, &bp, &opts)?;
-        if let Some(q) = bp.outputs.qcow2 {
-            disk_size = DiskSize::Bytes(q.size_bytes);
+        if let Some(q) = &bp.outputs.qcow2 {
+            disk = q.clone();
         }
         let dir = a
             .suites_dir
@@ -100,7 +99,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                 accel: a.accel,
                 ..BootOptions::default()
             },
-            disk_size,
+            disk,
         },
     )?;
     if let Some(j) = &a.junit {

@@ -4,7 +4,7 @@
 
 use super::report::Outcome;
 use super::schema::BootTest;
-use crate::disk::boot::{self, VmTarget};
+use crate::disk::qemu::{self, VmTarget};
 
 pub fn check(vm: Option<&VmTarget>, t: &BootTest) -> Outcome {
     let Some(vm) = vm else {
@@ -12,7 +12,7 @@ pub fn check(vm: Option<&VmTarget>, t: &BootTest) -> Outcome {
             reason: "no VM disk to boot: boot tests run against the qcow2 export, which this run was not given".into(),
         };
     };
-    match boot::boot(vm, &t.expect.regex, t.timeout, t.append.as_deref()) {
+    match qemu::boot(vm, &t.expect.regex, t.timeout, t.append.as_deref()) {
         Ok(o) if o.matched => Outcome::Passed,
         Ok(o) => {
             let how = if o.timed_out {

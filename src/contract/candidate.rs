@@ -17,7 +17,7 @@ pub struct Candidate {
     pub rootfs: PathBuf,
     pub config: ImageConfiguration,
     /// The candidate's VM disk, for `boot` tests; without one they are skipped.
-    pub vm: Option<crate::disk::boot::VmTarget>,
+    pub vm: Option<crate::disk::qemu::VmTarget>,
 }
 
 impl Candidate {

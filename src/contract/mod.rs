@@ -20,7 +20,7 @@
 //! | `package = "name[:arch]"` | `version` (">= 2.36"; relations >=, <=, >>, <<, =) or `absent = true` |
 //! | `library = "libc.so.6"` | `provides` (version definitions, e.g. ["GLIBC_2.34"]) |
 //! | `service = [argv]` | `port` (TCP; 80 when only `http` is given), `http` ("/path"), `status` (200), `ready_timeout` ("30s") |
-//! | `boot = { expect = regex, timeout = "120s" }` | `append` (added to the kernel command line); boots the candidate's disk in qemu (see `crate::disk::boot`) |
+//! | `boot = { expect = regex, timeout = "120s" }` | `append` (added to the kernel command line); boots the candidate's disk in qemu (see `crate::disk::qemu`) |
 //!
 //! Regexes search (they are not anchored); stdout, stderr and file-content patterns are
 //! multi-line, so `^`/`$` match at line ends. Durations are a whole number with `ms`,
@@ -55,7 +55,7 @@ mod package_check;
 mod parse;
 mod raw;
 mod report;
-mod rootfs;
+pub(crate) mod rootfs;
 mod run;
 mod runc_exec;
 mod schema;

@@ -6,7 +6,7 @@ use crate::contract::{
     Suite,
 };
 use crate::digest::Digest;
-use crate::disk::boot::VmTarget;
+use crate::disk::qemu::VmTarget;
 use crate::oci::OciDir;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -15,9 +15,10 @@ pub struct TestOptions {
     pub runtime: String,
     pub jobs: usize,
     /// How `boot` tests run qemu.
-    pub boot: crate::disk::boot::BootOptions,
-    /// The size of the disk made for `boot` tests when the store has none yet.
-    pub disk_size: crate::disk::DiskSize,
+    pub boot: crate::disk::qemu::BootOptions,
+    /// The disk made for `boot` tests when the store has none yet (the blueprint's
+    /// `[outputs] qcow2`, or `auto` with the default boot mode).
+    pub disk: crate::blueprint::DiskOutput,
 }
 
 /// Loads suites named on the command line from `dir` (`<dir>/<name>.toml`).
@@ -86,10 +87,8 @@ fn vm_target(store: &OciDir, candidate: &Candidate, opts: &TestOptions) -> Resul
         store,
         &image,
         &crate::disk::ExportOptions {
-            format: crate::disk::Format::Qcow2,
-            size: opts.disk_size,
             rootfs: Some(candidate.rootfs.clone()),
-            ..Default::default()
+            ..crate::disk::ExportOptions::for_output(crate::disk::Format::Qcow2, &opts.disk)
         },
     )
     .context("making the VM disk for the boot tests")?;

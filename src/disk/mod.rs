@@ -21,10 +21,13 @@
 
 pub mod artifact;
 pub mod boot;
+pub mod qemu;
 mod crc32c;
 pub mod ext4;
+pub mod formats;
 pub mod gpt;
 pub mod ids;
+pub mod kernels;
 pub mod qemu_img;
 pub mod size;
 
@@ -38,6 +41,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 pub use artifact::StoredDisk;
+pub use boot::{BootMode, Firmware};
 pub use ids::{DiskIds, Uuid};
 pub use qemu_img::Compression;
 pub use size::Content;
@@ -49,6 +53,10 @@ pub enum Format {
     #[default]
     Qcow2,
     Raw,
+    /// A fixed VHD (what Azure imports).
+    Vhd,
+    /// A streamOptimized VMDK (what VMware and OVA imports take).
+    Vmdk,
 }
 
 impl Format {
@@ -56,6 +64,8 @@ impl Format {
         match self {
             Format::Qcow2 => "qcow2",
             Format::Raw => "raw",
+            Format::Vhd => "vhd",
+            Format::Vmdk => "vmdk",
         }
     }
 }
@@ -90,6 +100,11 @@ pub struct ExportOptions {
     /// The image already flattened (e.g. the contract runner's unpacked candidate);
     /// otherwise it is unpacked into a scratch directory.
     pub rootfs: Option<PathBuf>,
+    /// The firmware the disk boots under; `None`: BIOS and UEFI when the image has a
+    /// kernel under /boot, else no boot loader.
+    pub boot: Option<BootMode>,
+    /// Kernel parameters appended to the generated GRUB configuration's command line.
+    pub kernel_cmdline: Vec<String>,
 }
 
 /// Milliseconds each step took.
@@ -126,6 +141,8 @@ pub struct DiskReport {
     pub path: PathBuf,
     /// Whether an already stored disk was used instead of making one.
     pub reused: bool,
+    /// The firmware the disk boots under (`none`: direct kernel boot only).
+    pub boot: BootMode,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ids: Option<DiskIds>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -161,11 +178,7 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
     let start = Instant::now();
     if !opts.rebuild {
         if let Some(found) = artifact::find(store, &image.digest, opts.format)? {
-            let size_ok = match opts.size {
-                DiskSize::Auto => true,
-                DiskSize::Bytes(b) => b == found.size,
-            };
-            if size_ok && found.compression == opts.compression {
+            if matches(&found, opts) {
                 return Ok(reused(image, found, start));
             }
         }
@@ -270,6 +283,12 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
             std::fs::remove_file(&raw_path)?;
             q
         }
+        other => {
+            let out = work.path().join(format!("disk.{}", other.as_str()));
+            formats::convert(other, &raw_path, &out, &ids, epoch)?;
+            std::fs::remove_file(&raw_path)?;
+            out
+        }
     };
     t.convert_ms = ms(step);
     let step = Instant::now();
@@ -303,6 +322,7 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
         tag: stored.tag,
         path: stored.path,
         reused: false,
+        boot: BootMode::None,
         ids: Some(ids),
         epoch: Some(epoch),
         content: Some(content),
@@ -324,6 +344,7 @@ fn reused(image: &StoredImage, found: StoredDisk, start: Instant) -> DiskReport 
         tag: found.tag,
         path: found.path,
         reused: true,
+        boot: BootMode::None,
         ids: Some(DiskIds::of(&image.digest)),
         epoch: Some(epoch_of(image)),
         content: None,
@@ -439,26 +460,15 @@ fn read_full(r: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// The disks a blueprint's `[outputs]` asks for, made from the built image `digest`:
-/// qcow2 at its `size`, and raw (`raw = true`) at the same size (or `auto`). The image is
-/// flattened once for both.
+/// The disks a blueprint's `[outputs]` asks for, made from the built image `digest`, each
+/// at its size and boot mode. The image is flattened once for all of them.
 pub fn export_outputs(
     store: &OciDir,
     digest: &Digest,
     outputs: &crate::blueprint::Outputs,
 ) -> Result<Vec<DiskReport>> {
-    let size = outputs
-        .qcow2
-        .map(|q| DiskSize::Bytes(q.size_bytes))
-        .unwrap_or_default();
-    let mut formats = Vec::new();
-    if outputs.qcow2.is_some() {
-        formats.push(Format::Qcow2);
-    }
-    if outputs.raw {
-        formats.push(Format::Raw);
-    }
-    if formats.is_empty() {
+    let disks = outputs.disks();
+    if disks.is_empty() {
         return Ok(Vec::new());
     }
     let image = store
@@ -471,30 +481,46 @@ pub fn export_outputs(
         .tempdir_in(&work_root)?;
     let mut rootfs = None;
     let mut reports = Vec::new();
-    for format in formats {
-        let stored = artifact::find(store, digest, format)?;
-        let have =
-            stored.is_some_and(|s| DiskSize::Bytes(s.size) == size || size == DiskSize::Auto);
-        if !have && rootfs.is_none() {
+    for (format, d) in disks {
+        let mut opts = ExportOptions::for_output(format, d);
+        if rootfs.is_none() && !stored_matches(store, &image, &opts)? {
             let r = work.path().join("rootfs");
             crate::build::unpack::unpack(store, &image, &r, &ApplyOptions::default())
                 .with_context(|| format!("flattening {digest}"))?;
             rootfs = Some(r);
         }
+        opts.rootfs = rootfs.clone();
         reports.push(
-            export(
-                store,
-                &image,
-                &ExportOptions {
-                    format,
-                    size,
-                    compression: Compression::None,
-                    rebuild: false,
-                    rootfs: rootfs.clone(),
-                },
-            )
-            .with_context(|| format!("making the {} disk", format.as_str()))?,
+            export(store, &image, &opts)
+                .with_context(|| format!("making the {} disk", format.as_str()))?,
         );
     }
     Ok(reports)
+}
+
+impl ExportOptions {
+    /// The options for one `[outputs]` disk.
+    pub fn for_output(format: Format, d: &crate::blueprint::DiskOutput) -> ExportOptions {
+        ExportOptions {
+            format,
+            size: d.size_bytes.map(DiskSize::Bytes).unwrap_or_default(),
+            boot: d.boot,
+            kernel_cmdline: d.kernel_cmdline.clone(),
+            ..ExportOptions::default()
+        }
+    }
+}
+
+/// Whether the store already has the disk `opts` asks for.
+fn stored_matches(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Result<bool> {
+    Ok(artifact::find(store, &image.digest, opts.format)?.is_some_and(|s| matches(&s, opts)))
+}
+
+/// Whether a stored disk is the one `opts` asks for.
+fn matches(found: &StoredDisk, opts: &ExportOptions) -> bool {
+    let size_ok = match opts.size {
+        DiskSize::Auto => true,
+        DiskSize::Bytes(b) => b == found.size,
+    };
+    size_ok && found.compression == opts.compression
 }

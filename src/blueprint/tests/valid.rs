@@ -48,9 +48,12 @@ fn full_fixture_header_base_outputs_lifecycle() {
         Outputs {
             compression: Compression::Zstd,
             qcow2: Some(DiskOutput {
-                size_bytes: 2 * 1024 * 1024 * 1024
+                size_bytes: Some(2 * 1024 * 1024 * 1024),
+                ..DiskOutput::default()
             }),
-            raw: false,
+            raw: None,
+            vhd: None,
+            vmdk: None,
         }
     );
     assert_eq!(bp.lock, None);
@@ -225,7 +228,7 @@ fn notes_parts_serialize_to_stable_json() {
     });
     assert_eq!(
         json.to_string(),
-        r#"{"changes":[{"id":null,"kind":"workaround","summary":"Disable password logins"},{"id":"DSA-0000-1","kind":"security","summary":"Rebuilt on the fixed base"},{"id":null,"kind":"enhancement","summary":"Adds curl"}],"config":{"cmd":["-l"],"entrypoint":["/bin/sh"],"env":{"LANG":"C.UTF-8","TZ":"UTC","UMASK":"027"},"exposed_ports":["9100/tcp","8080/tcp"],"labels":{"com.example.hardened":"true","org.opencontainers.image.vendor":"Example Corp"},"stop_signal":"SIGTERM","user":"root","workdir":"/"},"lifecycle":{"end_of_support":"2027-12-31"},"outputs":{"compression":"zstd","qcow2":{"size_bytes":2147483648},"raw":false}}"#
+        r#"{"changes":[{"id":null,"kind":"workaround","summary":"Disable password logins"},{"id":"DSA-0000-1","kind":"security","summary":"Rebuilt on the fixed base"},{"id":null,"kind":"enhancement","summary":"Adds curl"}],"config":{"cmd":["-l"],"entrypoint":["/bin/sh"],"env":{"LANG":"C.UTF-8","TZ":"UTC","UMASK":"027"},"exposed_ports":["9100/tcp","8080/tcp"],"labels":{"com.example.hardened":"true","org.opencontainers.image.vendor":"Example Corp"},"stop_signal":"SIGTERM","user":"root","workdir":"/"},"lifecycle":{"end_of_support":"2027-12-31"},"outputs":{"compression":"zstd","qcow2":{"boot":null,"kernel_cmdline":[],"size_bytes":2147483648},"raw":null,"vhd":null,"vmdk":null}}"#
     );
     // the whole blueprint serializes too (for --json)
     let whole = serde_json::to_value(&bp).unwrap();
@@ -241,7 +244,7 @@ fn minimal_blueprint_gets_defaults_and_loads_by_directory() {
     assert_eq!(bp.path, ws.bp_path());
     assert_eq!(bp.outputs.compression, Compression::Gzip);
     assert_eq!(bp.outputs.qcow2, None);
-    assert!(!bp.outputs.raw);
+    assert_eq!(bp.outputs.raw, None);
     assert_eq!(bp.epoch, None);
     assert!(bp.layers.is_empty() && bp.suites.is_empty() && bp.changes.is_empty());
     assert_eq!(bp.config, ConfigSpec::default());

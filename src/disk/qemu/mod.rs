@@ -89,73 +89,10 @@ pub struct BootOutcome {
     pub cmdline: String,
 }
 
-/// The newest `/boot/vmlinuz-<version>` in `rootfs` with its `/boot/initrd.img-<version>`.
-/// Both must be regular files: a link could point at a file of the host.
+/// The newest kernel of the flattened image and its initrd, resolved inside the image.
 pub fn find_kernel(rootfs: &Path) -> Result<(PathBuf, PathBuf)> {
-    let boot = rootfs.join("boot");
-    let mut versions: Vec<String> = match std::fs::read_dir(&boot) {
-        Ok(rd) => rd
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                e.file_name()
-                    .to_str()?
-                    .strip_prefix("vmlinuz-")
-                    .map(str::to_string)
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    versions.sort_by(|a, b| natural_cmp(a, b));
-    let Some(v) = versions.pop() else {
-        return Err(crate::error::input(
-            "the image has no kernel (/boot/vmlinuz-*) to boot: install one (e.g. packages = [\"linux-image-amd64\"])",
-        ));
-    };
-    let kernel = boot.join(format!("vmlinuz-{v}"));
-    let initrd = boot.join(format!("initrd.img-{v}"));
-    for f in [&kernel, &initrd] {
-        let md = std::fs::symlink_metadata(f).map_err(|_| {
-            crate::error::input(format!(
-                "the image has /boot/vmlinuz-{v} but no /boot/{}: its initramfs was not made",
-                f.file_name().unwrap_or_default().to_string_lossy()
-            ))
-        })?;
-        if !md.is_file() {
-            return Err(crate::error::input(format!(
-                "{} in the image is not a regular file",
-                f.display()
-            )));
-        }
-    }
-    Ok((kernel, initrd))
-}
-
-/// Compares strings with digit runs as numbers (`6.1.0-10` after `6.1.0-9`).
-fn natural_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    let split = |s: &str| -> Vec<(bool, String)> {
-        let mut parts: Vec<(bool, String)> = Vec::new();
-        for c in s.chars() {
-            let d = c.is_ascii_digit();
-            match parts.last_mut() {
-                Some((pd, p)) if *pd == d => p.push(c),
-                _ => parts.push((d, c.to_string())),
-            }
-        }
-        parts
-    };
-    let (pa, pb) = (split(a), split(b));
-    for (x, y) in pa.iter().zip(pb.iter()) {
-        let o = if x.0 && y.0 {
-            let (xs, ys) = (x.1.trim_start_matches('0'), y.1.trim_start_matches('0'));
-            xs.len().cmp(&ys.len()).then(xs.cmp(ys))
-        } else {
-            x.1.cmp(&y.1)
-        };
-        if o.is_ne() {
-            return o;
-        }
-    }
-    pa.len().cmp(&pb.len())
+    let k = super::kernels::newest(rootfs)?;
+    Ok((k.vmlinuz_host, k.initrd_host))
 }
 
 /// The qemu command line for a boot.
@@ -390,39 +327,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn newest_kernel_wins_and_needs_its_initrd() {
-        let t = tempfile::tempdir().unwrap();
-        let boot = t.path().join("boot");
-        std::fs::create_dir(&boot).unwrap();
-        assert!(find_kernel(t.path())
-            .unwrap_err()
-            .to_string()
-            .contains("no kernel"));
-        for v in ["6.1.0-9-amd64", "6.1.0-10-amd64"] {
-            std::fs::write(boot.join(format!("vmlinuz-{v}")), "k").unwrap();
-        }
-        let err = find_kernel(t.path()).unwrap_err().to_string();
-        assert!(err.contains("initrd.img-6.1.0-10-amd64"), "{err}");
-        std::fs::write(boot.join("initrd.img-6.1.0-10-amd64"), "i").unwrap();
-        let (k, i) = find_kernel(t.path()).unwrap();
-        assert!(k.ends_with("vmlinuz-6.1.0-10-amd64"));
-        assert!(i.ends_with("initrd.img-6.1.0-10-amd64"));
-    }
-
-    #[test]
-    fn a_kernel_that_is_a_link_is_refused() {
-        let t = tempfile::tempdir().unwrap();
-        let boot = t.path().join("boot");
-        std::fs::create_dir(&boot).unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", boot.join("vmlinuz-1")).unwrap();
-        std::fs::write(boot.join("initrd.img-1"), "i").unwrap();
-        assert!(find_kernel(t.path())
-            .unwrap_err()
-            .to_string()
-            .contains("not a regular file"));
-    }
-
-    #[test]
     fn tail_drops_escapes_and_keeps_the_last_lines() {
         let s = b"one\r\n\x1b[0;32m  OK  \x1b[0m two\r\n\r\nthree\nfour\n";
         assert_eq!(tail_text(s, 2), "three\nfour");
@@ -453,9 +357,4 @@ mod tests {
         assert!(args.contains(&"-no-reboot".to_string()));
     }
 
-    #[test]
-    fn natural_order_compares_numbers() {
-        assert!(natural_cmp("6.1.0-10", "6.1.0-9").is_gt());
-        assert!(natural_cmp("5.10", "6.1").is_lt());
-    }
 }
