@@ -1,6 +1,7 @@
-//! `corebuild disk REF [--format qcow2|raw] [--size SIZE] [--out FILE]`: export an image
-//! in the store as a bootable GPT + ext4 disk, keep it in the store as an artifact beside
-//! the image, and optionally copy it out.
+//! `corebuild disk REF [--format qcow2|raw|vhd|vmdk] [--size SIZE] [--boot MODE]
+//! [--kernel-cmdline P]... [--out FILE]`: export an image in the store as a GPT disk (ext4
+//! root; with a kernel, GRUB for BIOS and UEFI from the image), keep it in the store as an
+//! artifact beside the image, and optionally copy it out.
 
 use crate::cli::output;
 use crate::disk::{self, Compression, DiskSize, ExportOptions, Format};
@@ -16,6 +17,16 @@ pub struct Args {
     /// The disk's size: `auto` (what the image needs, plus a quarter) or e.g. `2GiB`.
     #[arg(long, default_value = "auto", value_parser = parse_size)]
     pub size: DiskSize,
+    /// The firmware it boots under: bios+uefi (the default when the image has a kernel
+    /// under /boot), uefi, bios, or none (no boot loader; direct kernel boot only).
+    #[arg(long, value_parser = parse_boot)]
+    pub boot: Option<disk::BootMode>,
+    /// A kernel parameter for the boot loader's command line (repeatable).
+    #[arg(long = "kernel-cmdline", value_name = "PARAM")]
+    pub kernel_cmdline: Vec<String>,
+    /// The OCI runtime that runs the image's grub-mkimage.
+    #[arg(long, default_value = "runc")]
+    pub runtime: String,
     /// qcow2 cluster compression.
     #[arg(long, value_enum, default_value_t = Compression::None)]
     pub compression: Compression,
@@ -35,7 +46,19 @@ fn parse_size(s: &str) -> Result<DiskSize, String> {
     })
 }
 
+fn parse_boot(s: &str) -> Result<disk::BootMode, String> {
+    disk::BootMode::parse(s)
+        .ok_or_else(|| format!("unknown boot mode {s:?}: use bios+uefi, uefi, bios or none"))
+}
+
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
+    if let Some(p) = a.kernel_cmdline.iter().find(|p| {
+        p.is_empty() || p.chars().any(|c| c.is_whitespace() || "'\"{};$#\\".contains(c))
+    }) {
+        return Err(crate::error::input(format!(
+            "--kernel-cmdline {p:?} is not one plain kernel parameter; pass one per flag"
+        )));
+    }
     if a.format == Format::Raw && a.compression != Compression::None {
         return Err(crate::error::input(
             "--compression applies to qcow2 only; a raw disk is never compressed",
@@ -55,6 +78,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             size: a.size,
             compression: a.compression,
             rebuild: a.rebuild,
+            boot: a.boot,
+            kernel_cmdline: a.kernel_cmdline.clone(),
+            runtime: Some(a.runtime.clone()),
             ..ExportOptions::default()
         },
     )?;

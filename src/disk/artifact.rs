@@ -10,7 +10,7 @@
 
 use super::ids::DiskIds;
 use super::qemu_img::Compression;
-use super::Format;
+use super::{BootMode, Format};
 use crate::digest::Digest;
 use crate::oci::{OciDir, StoredImage, REF_NAME};
 use anyhow::{Context, Result};
@@ -28,6 +28,10 @@ pub const DISK_GUID_ANNOTATION: &str = "dev.corebuild.disk.disk-guid";
 pub const PARTITION_ANNOTATION: &str = "dev.corebuild.disk.partition-uuid";
 pub const FILESYSTEM_ANNOTATION: &str = "dev.corebuild.disk.filesystem-uuid";
 pub const LABEL_ANNOTATION: &str = "dev.corebuild.disk.label";
+/// Manifest annotation of a bootable disk: `bios+uefi`, `uefi` or `bios` (absent: none).
+pub const BOOT_ANNOTATION: &str = "dev.corebuild.disk.boot";
+/// Manifest annotation of a bootable disk: the blueprint's kernel parameters, space separated.
+pub const KERNEL_CMDLINE_ANNOTATION: &str = "dev.corebuild.disk.kernel-cmdline";
 const TITLE: &str = "org.opencontainers.image.title";
 const EMPTY_JSON: &[u8] = b"{}";
 
@@ -62,6 +66,8 @@ pub struct StoredDisk {
     pub format: Format,
     pub size: u64,
     pub compression: Compression,
+    pub boot: BootMode,
+    pub kernel_cmdline: Vec<String>,
 }
 
 /// What [`store`] records about a disk.
@@ -72,6 +78,8 @@ pub struct Record<'a> {
     pub ids: &'a DiskIds,
     pub blob: &'a Digest,
     pub blob_size: u64,
+    pub boot: BootMode,
+    pub kernel_cmdline: &'a [String],
 }
 
 /// Writes the artifact manifest for a disk blob already in `store` and tags it.
@@ -93,7 +101,7 @@ pub fn store(store: &OciDir, image: &StoredImage, r: &Record) -> Result<StoredDi
     let (empty, empty_size) = store.write_blob(EMPTY_JSON)?;
     let mut config = Descriptor::new(MediaType::EmptyJSON, empty_size, empty.to_oci());
     config.set_data(Some("e30=".into()));
-    let annotations = HashMap::from([
+    let mut annotations = HashMap::from([
         (SUBJECT_ANNOTATION.to_string(), image.digest.to_string()),
         (SIZE_ANNOTATION.to_string(), r.size.to_string()),
         (
@@ -114,6 +122,15 @@ pub fn store(store: &OciDir, image: &StoredImage, r: &Record) -> Result<StoredDi
         ),
         (LABEL_ANNOTATION.to_string(), r.ids.label.clone()),
     ]);
+    // Only bootable disks carry these, so a disk without a boot loader keeps the
+    // manifest it always had.
+    if r.boot != BootMode::None {
+        annotations.insert(BOOT_ANNOTATION.to_string(), r.boot.as_str().to_string());
+        annotations.insert(
+            KERNEL_CMDLINE_ANNOTATION.to_string(),
+            r.kernel_cmdline.join(" "),
+        );
+    }
     let manifest = ImageManifestBuilder::default()
         .schema_version(2u32)
         .media_type(MediaType::ImageManifest)
@@ -166,11 +183,10 @@ fn read(store: &OciDir, tag: &str, desc: &Descriptor, image: &Digest) -> Result<
     let bad = |why: String| crate::error::input(format!("not a disk of {image}: {why}"));
     let m: ImageManifest = store.read_json(desc)?;
     let at = m.artifact_type().as_ref().map(ToString::to_string);
-    let format = match at.as_deref() {
-        Some(t) if t == artifact_type(Format::Qcow2) => Format::Qcow2,
-        Some(t) if t == artifact_type(Format::Raw) => Format::Raw,
-        _ => return Err(bad(format!("artifactType is {at:?}"))),
-    };
+    let format = [Format::Qcow2, Format::Raw, Format::Vhd, Format::Vmdk]
+        .into_iter()
+        .find(|f| at.as_deref() == Some(artifact_type(*f).as_str()))
+        .ok_or_else(|| bad(format!("artifactType is {at:?}")))?;
     let subject = m.subject().as_ref().map(|s| s.digest().to_string());
     if subject.as_deref() != Some(image.to_string().as_str()) {
         return Err(bad(format!("its subject is {subject:?}")));
@@ -191,6 +207,14 @@ fn read(store: &OciDir, tag: &str, desc: &Descriptor, image: &Digest) -> Result<
         Some("zlib") => Compression::Zlib,
         _ => Compression::None,
     };
+    let boot = match ann.get(BOOT_ANNOTATION) {
+        None => BootMode::None,
+        Some(b) => BootMode::parse(b).ok_or_else(|| bad(format!("boot mode {b:?}")))?,
+    };
+    let kernel_cmdline = ann
+        .get(KERNEL_CMDLINE_ANNOTATION)
+        .map(|c| c.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
     let blob = Digest::try_from(layer.digest())?;
     if !store.has_blob(&blob) {
         return Err(bad(format!("its disk blob {blob} is missing")));
@@ -208,5 +232,7 @@ fn read(store: &OciDir, tag: &str, desc: &Descriptor, image: &Digest) -> Result<
         format,
         size,
         compression,
+        boot,
+        kernel_cmdline,
     })
 }

@@ -1,9 +1,15 @@
-//! A GUID partition table with one partition, written natively: protective MBR, primary
-//! header and entry array at the start, their backup at the end, CRC32s over both. The
-//! partition starts at 1 MiB and ends 1 MiB before the end of the disk, so it is 1 MiB
-//! aligned on both sides and the backup table has room.
+//! A GUID partition table, written natively: protective MBR, primary header and entry
+//! array at the start, their backup at the end, CRC32s over both. Partitions start at
+//! 1 MiB and the last ends 1 MiB before the end of the disk, so each is 1 MiB aligned
+//! and the backup table has room.
+//!
+//! A disk without a boot loader has one partition, the root file system. A bootable one
+//! has the layout of Debian's cloud images: a 1 MiB BIOS boot partition (GRUB's
+//! `core.img`) when it boots under BIOS, a 127 MiB EFI system partition when it boots
+//! under UEFI, and the root file system last, so that it can grow into a larger disk.
 
-use super::ids::Uuid;
+use super::ids::{DiskIds, Uuid};
+use super::BootMode;
 use anyhow::{bail, Result};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -20,41 +26,109 @@ const HEADER_SIZE: u32 = 92;
 /// "Linux root (x86-64)" from the Discoverable Partitions Specification: systemd and
 /// other tools find the root file system by this type.
 pub const LINUX_ROOT_X86_64: &str = "4f68bce3-e8cd-4db1-96e7-fbcaf984b709";
-/// The partition's GPT name.
+/// The root partition's GPT name.
 pub const PARTITION_NAME: &str = "root-x86-64";
+/// "BIOS boot partition": where GRUB's i386-pc `core.img` lives on a GPT disk.
+pub const BIOS_BOOT: &str = "21686148-6449-6e6f-744e-656564454649";
+/// "EFI System Partition".
+pub const EFI_SYSTEM: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
+/// Bytes of the BIOS boot partition.
+pub const BIOS_BOOT_SIZE: u64 = ALIGN;
+/// Bytes of the EFI system partition (FAT32 with 512-byte clusters, as Debian's images).
+pub const ESP_SIZE: u64 = 127 * ALIGN;
+
+/// One partition to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionSpec {
+    pub type_guid: &'static str,
+    pub guid: Uuid,
+    pub name: &'static str,
+    /// Byte offset and length, both whole MiB.
+    pub offset: u64,
+    pub size: u64,
+}
 
 /// Where things sit on a disk of a given size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub disk_size: u64,
+    pub boot: BootMode,
 }
 
 impl Layout {
-    /// A disk of `disk_size` bytes, which must be a whole number of MiB and at least 3 MiB.
-    pub fn new(disk_size: u64) -> Result<Layout> {
-        if !disk_size.is_multiple_of(ALIGN) || disk_size < 3 * ALIGN {
+    /// A disk of `disk_size` bytes, which must be a whole number of MiB and leave the root
+    /// partition at least 1 MiB.
+    pub fn new(disk_size: u64, boot: BootMode) -> Result<Layout> {
+        let least = Layout::overhead(boot) + ALIGN;
+        if !disk_size.is_multiple_of(ALIGN) || disk_size < least {
             bail!(
-                "a disk size must be a whole number of MiB, at least 3 MiB (got {disk_size} bytes)"
+                "a disk size must be a whole number of MiB, at least {} MiB (got {disk_size} bytes)",
+                least / ALIGN
             );
         }
-        Ok(Layout { disk_size })
+        Ok(Layout { disk_size, boot })
+    }
+    /// Bytes of the disk that are not the root partition.
+    pub fn overhead(boot: BootMode) -> u64 {
+        let mut n = 2 * ALIGN;
+        if boot.bios() {
+            n += BIOS_BOOT_SIZE;
+        }
+        if boot.uefi() {
+            n += ESP_SIZE;
+        }
+        n
     }
     fn sectors(&self) -> u64 {
         self.disk_size / SECTOR
     }
-    /// Byte offset of the partition.
+    /// Byte offset of the BIOS boot partition, when the disk boots under BIOS.
+    pub fn bios_boot_offset(&self) -> Option<u64> {
+        self.boot.bios().then_some(ALIGN)
+    }
+    /// Byte offset of the EFI system partition, when the disk boots under UEFI.
+    pub fn esp_offset(&self) -> Option<u64> {
+        self.boot
+            .uefi()
+            .then(|| ALIGN + if self.boot.bios() { BIOS_BOOT_SIZE } else { 0 })
+    }
+    /// Byte offset of the root partition.
     pub fn partition_offset(&self) -> u64 {
-        ALIGN
+        self.disk_size - ALIGN - self.partition_size()
     }
-    /// Bytes in the partition.
+    /// Bytes in the root partition.
     pub fn partition_size(&self) -> u64 {
-        self.disk_size - 2 * ALIGN
+        self.disk_size - Layout::overhead(self.boot)
     }
-    fn first_lba(&self) -> u64 {
-        ALIGN / SECTOR
-    }
-    fn last_lba(&self) -> u64 {
-        (self.disk_size - ALIGN) / SECTOR - 1
+    /// The partitions in table order: BIOS boot, ESP, root (those the mode has).
+    pub fn partitions(&self, ids: &DiskIds) -> Vec<PartitionSpec> {
+        let mut v = Vec::new();
+        if let Some(offset) = self.bios_boot_offset() {
+            v.push(PartitionSpec {
+                type_guid: BIOS_BOOT,
+                guid: ids.bios_boot_guid,
+                name: "bios-boot",
+                offset,
+                size: BIOS_BOOT_SIZE,
+            });
+        }
+        if let Some(offset) = self.esp_offset() {
+            v.push(PartitionSpec {
+                type_guid: EFI_SYSTEM,
+                guid: ids.esp_guid,
+                name: "esp",
+                offset,
+                size: ESP_SIZE,
+            });
+        }
+        v.push(PartitionSpec {
+            type_guid: LINUX_ROOT_X86_64,
+            guid: ids.partition_guid,
+            name: PARTITION_NAME,
+            offset: self.partition_offset(),
+            size: self.partition_size(),
+        });
+        v
     }
 }
 
@@ -106,17 +180,18 @@ fn protective_mbr(layout: &Layout) -> [u8; 512] {
     m
 }
 
-fn entries(layout: &Layout, partition_guid: Uuid) -> Vec<u8> {
+fn entries(parts: &[PartitionSpec]) -> Vec<u8> {
     let mut a = vec![0u8; (ENTRIES * ENTRY_SIZE) as usize];
-    let e = &mut a[..ENTRY_SIZE as usize];
-    let root = Uuid::parse(LINUX_ROOT_X86_64).expect("a valid constant");
-    e[0..16].copy_from_slice(&root.to_gpt_bytes());
-    e[16..32].copy_from_slice(&partition_guid.to_gpt_bytes());
-    put_u64(e, 32, layout.first_lba());
-    put_u64(e, 40, layout.last_lba());
-    put_u64(e, 48, 0); // attributes
-    for (i, u) in PARTITION_NAME.encode_utf16().take(36).enumerate() {
-        e[56 + 2 * i..58 + 2 * i].copy_from_slice(&u.to_le_bytes());
+    for (p, e) in parts.iter().zip(a.chunks_mut(ENTRY_SIZE as usize)) {
+        let t = Uuid::parse(p.type_guid).expect("a valid constant");
+        e[0..16].copy_from_slice(&t.to_gpt_bytes());
+        e[16..32].copy_from_slice(&p.guid.to_gpt_bytes());
+        put_u64(e, 32, p.offset / SECTOR);
+        put_u64(e, 40, (p.offset + p.size) / SECTOR - 1);
+        put_u64(e, 48, 0); // attributes
+        for (i, u) in p.name.encode_utf16().take(36).enumerate() {
+            e[56 + 2 * i..58 + 2 * i].copy_from_slice(&u.to_le_bytes());
+        }
     }
     a
 }
@@ -152,8 +227,9 @@ fn header(
 }
 
 /// Writes the protective MBR and both GPT copies onto `file`, a disk of `layout.disk_size`.
-pub fn write(file: &File, layout: &Layout, disk_guid: Uuid, partition_guid: Uuid) -> Result<()> {
-    let array = entries(layout, partition_guid);
+pub fn write(file: &File, layout: &Layout, ids: &DiskIds) -> Result<()> {
+    let array = entries(&layout.partitions(ids));
+    let disk_guid = ids.disk_guid;
     let crc = crc32fast::hash(&array);
     let last = layout.sectors() - 1;
     file.write_all_at(&protective_mbr(layout), 0)?;
@@ -248,12 +324,13 @@ mod tests {
     #[test]
     fn writes_a_table_that_reads_back_with_valid_crcs() {
         let t = tempfile::tempfile().unwrap();
-        let layout = Layout::new(8 << 20).unwrap();
+        let layout = Layout::new(8 << 20, BootMode::None).unwrap();
         t.set_len(layout.disk_size).unwrap();
-        let (d, p) = (Uuid::derive(b"d"), Uuid::derive(b"p"));
-        write(&t, &layout, d, p).unwrap();
+        let ids = DiskIds::of(&format!("sha256:{}", "cd".repeat(32)).parse().unwrap());
+        let p = ids.partition_guid;
+        write(&t, &layout, &ids).unwrap();
         let table = read(&t).unwrap();
-        assert_eq!(table.disk_guid, d);
+        assert_eq!(table.disk_guid, ids.disk_guid);
         let [part] = table.partitions.as_slice() else {
             panic!("{table:?}")
         };
@@ -273,7 +350,36 @@ mod tests {
 
     #[test]
     fn sizes_must_be_whole_mib() {
-        assert!(Layout::new((8 << 20) + 512).is_err());
-        assert!(Layout::new(2 << 20).is_err());
+        assert!(Layout::new((8 << 20) + 512, BootMode::None).is_err());
+        assert!(Layout::new(2 << 20, BootMode::None).is_err());
+        assert!(Layout::new(130 << 20, BootMode::BiosUefi).is_err());
+        assert!(Layout::new(131 << 20, BootMode::BiosUefi).is_ok());
+    }
+
+    #[test]
+    fn a_bootable_disk_has_bios_boot_esp_and_root_last() {
+        let t = tempfile::tempfile().unwrap();
+        let layout = Layout::new(256 << 20, BootMode::BiosUefi).unwrap();
+        t.set_len(layout.disk_size).unwrap();
+        let ids = DiskIds::of(&format!("sha256:{}", "ef".repeat(32)).parse().unwrap());
+        write(&t, &layout, &ids).unwrap();
+        let parts = read(&t).unwrap().partitions;
+        let got: Vec<_> = parts
+            .iter()
+            .map(|p| (p.type_guid.to_string(), p.first_lba, p.last_lba, p.name.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (BIOS_BOOT.to_string(), 2048, 4095, "bios-boot"),
+                (EFI_SYSTEM.to_string(), 4096, 264_191, "esp"),
+                (LINUX_ROOT_X86_64.to_string(), 264_192, 522_239, PARTITION_NAME),
+            ]
+        );
+        assert_eq!(parts[2].guid, ids.partition_guid);
+        let uefi = Layout::new(256 << 20, BootMode::Uefi).unwrap();
+        assert_eq!(uefi.esp_offset(), Some(1 << 20));
+        assert_eq!(uefi.partition_offset(), 128 << 20);
+        assert_eq!(uefi.partitions(&ids).len(), 2);
     }
 }

@@ -77,23 +77,44 @@ impl serde::Serialize for Uuid {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DiskIds {
     pub disk_guid: Uuid,
+    /// The root partition's GUID (its PARTUUID, which the boot loader passes as `root=`).
     pub partition_guid: Uuid,
+    pub bios_boot_guid: Uuid,
+    pub esp_guid: Uuid,
+    /// The ESP's FAT volume id (the first 4 bytes of its derived UUID).
+    pub esp_volume_id: u32,
     pub filesystem_uuid: Uuid,
     pub hash_seed: Uuid,
-    /// The ext4 volume label (at most 16 bytes): `cb-` and 12 hex digits of the digest.
+    /// The ext4 volume label (at most 16 bytes): `cb-` and 12 hex digits of the digest,
+    /// or `corebuild-root` on a bootable disk.
     pub label: String,
 }
 
 impl DiskIds {
     pub fn of(image: &Digest) -> DiskIds {
         let d = |purpose: &str| Uuid::derive(format!("{image}/{purpose}").as_bytes());
+        let esp_fat = d("esp-volume-id").0;
         DiskIds {
             disk_guid: d("disk"),
             partition_guid: d("partition"),
+            bios_boot_guid: d("bios-boot"),
+            esp_guid: d("esp"),
+            esp_volume_id: u32::from_be_bytes([esp_fat[0], esp_fat[1], esp_fat[2], esp_fat[3]]),
             filesystem_uuid: d("filesystem"),
             hash_seed: d("hash-seed"),
             label: format!("cb-{}", &image.hex()[..12]),
         }
+    }
+}
+
+impl DiskIds {
+    /// The ids of a disk of boot mode `boot`: a bootable disk's root file system has the
+    /// fixed label [`ROOT_LABEL`](super::boot::ROOT_LABEL), which `/etc/fstab` can name.
+    pub fn for_boot(mut self, boot: super::BootMode) -> DiskIds {
+        if boot != super::BootMode::None {
+            self.label = super::boot::ROOT_LABEL.to_string();
+        }
+        self
     }
 }
 
@@ -109,6 +130,8 @@ mod tests {
         let all = [
             a.disk_guid,
             a.partition_guid,
+            a.bios_boot_guid,
+            a.esp_guid,
             a.filesystem_uuid,
             a.hash_seed,
         ];

@@ -37,7 +37,7 @@ pub fn find(rootfs: &Path) -> Result<Vec<Kernel>> {
     let mut versions: Vec<&str> = names
         .iter()
         .filter_map(|n| n.strip_prefix("vmlinuz-"))
-        .filter(|v| !v.is_empty())
+        .filter(|v| is_plain_version(v))
         .collect();
     versions.sort_by(|a, b| natural_cmp(b, a));
     if versions.is_empty() {
@@ -69,6 +69,14 @@ pub fn find(rootfs: &Path) -> Result<Vec<Kernel>> {
         )));
     }
     Ok(kernels)
+}
+
+/// Whether a kernel version is safe to write unquoted into a boot loader's configuration
+/// (Debian's are `6.1.0-28-cloud-amd64`); a name with anything else is not a kernel we boot.
+fn is_plain_version(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.chars().all(|c| c.is_ascii_alphanumeric() || "._+~-".contains(c))
 }
 
 /// The newest kernel (the one a disk boots by default).
@@ -142,7 +150,7 @@ mod tests {
         let (_t, root) = boot_dir();
         let err = find(&root).unwrap_err().to_string();
         assert!(err.contains("no kernel") && err.contains("linux-image"), "{err}");
-        for v in ["6.1.0-9-amd64", "6.1.0-10-amd64", "5.10.0-1-amd64"] {
+        for v in ["6.1.0-9-amd64", "6.1.0-10-amd64", "5.10.0-1-amd64", "9 ; reboot"] {
             std::fs::write(root.join(format!("boot/vmlinuz-{v}")), "k").unwrap();
         }
         let err = find(&root).unwrap_err().to_string();

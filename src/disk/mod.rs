@@ -105,6 +105,8 @@ pub struct ExportOptions {
     pub boot: Option<BootMode>,
     /// Kernel parameters appended to the generated GRUB configuration's command line.
     pub kernel_cmdline: Vec<String>,
+    /// The OCI runtime that runs the image's grub-mkimage (`runc` when `None`).
+    pub runtime: Option<String>,
 }
 
 /// Milliseconds each step took.
@@ -114,6 +116,8 @@ pub struct Timings {
     pub scan_ms: u64,
     pub mkfs_ms: u64,
     pub reset_times_ms: u64,
+    /// GRUB images, grub.cfg and the ESP.
+    pub boot_ms: u64,
     pub gpt_ms: u64,
     pub convert_ms: u64,
     pub verify_ms: u64,
@@ -192,87 +196,27 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
         .context("making a scratch directory for the disk")?;
 
     let step = Instant::now();
-    // The contract runner keeps the flattened candidate under the store; flattening is
-    // most of an export's time, so use that tree when `corebuild test` left one.
-    let cached = store
-        .root()
-        .join("cache/candidates")
-        .join(image.digest.hex());
-    let rootfs = match &opts.rootfs {
-        Some(r) => r.clone(),
-        None if cached.is_dir() => cached,
-        None => {
-            let r = work.path().join("rootfs");
-            crate::build::unpack::unpack(store, image, &r, &ApplyOptions::default())
-                .with_context(|| format!("flattening {}", image.digest))?;
-            r
-        }
-    };
+    let rootfs = flattened(store, image, opts, work.path())?;
     t.unpack_ms = ms(step);
 
     let step = Instant::now();
     let content = size::scan(&rootfs)?;
-    let minimum = size::minimum(&content);
     t.scan_ms = ms(step);
-    let disk_size = match opts.size {
-        DiskSize::Auto => size::auto(&content),
-        DiskSize::Bytes(b) => {
-            if !b.is_multiple_of(gpt::ALIGN) {
-                return Err(crate::error::input(format!(
-                    "disk size {b} bytes is not a whole number of MiB; ask for e.g. {}",
-                    size::human(size::round_up(b, gpt::ALIGN))
-                )));
-            }
-            if !size::fits(&content, b) {
-                return Err(too_small(image, b, &content, minimum));
-            }
-            b
-        }
-    };
-    let ids = DiskIds::of(&image.digest);
+    let boot = boot_mode(opts.boot, &rootfs)?;
+    let disk_size = disk_size(image, opts.size, &content, boot)?;
+    let ids = DiskIds::of(&image.digest).for_boot(boot);
     let epoch = epoch_of(image);
-    let layout = gpt::Layout::new(disk_size)?;
-    let raw_path = work.path().join("disk.raw");
-    let raw = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(&raw_path)?;
-    raw.set_len(disk_size)?;
-
-    let step = Instant::now();
-    let mkfs = ext4::Mkfs {
+    let layout = gpt::Layout::new(disk_size, boot)?;
+    let made = Made {
         rootfs: &rootfs,
-        disk: &raw_path,
-        offset: layout.partition_offset(),
-        size: layout.partition_size(),
+        work: work.path(),
+        layout,
         ids: &ids,
         epoch,
-        inodes: size::inode_count(&content, layout.partition_size()),
-        scratch: work.path(),
+        image,
+        opts,
     };
-    if let Err(e) = mkfs.run() {
-        if e.downcast_ref::<ext4::NoSpace>().is_some() {
-            return Err(too_small(
-                image,
-                disk_size,
-                &content,
-                minimum.max(disk_size + (disk_size / 4)),
-            )
-            .context(format!("{e}")));
-        }
-        return Err(e);
-    }
-    t.mkfs_ms = ms(step);
-
-    let step = Instant::now();
-    let reset = ext4::reset_times(&raw, layout.partition_offset(), epoch)
-        .context("resetting inode times")?;
-    t.reset_times_ms = ms(step);
-    let step = Instant::now();
-    gpt::write(&raw, &layout, ids.disk_guid, ids.partition_guid)?;
-    drop(raw);
-    t.gpt_ms = ms(step);
+    let (raw_path, reset) = made.raw_disk(&mut t)?;
 
     let step = Instant::now();
     let final_path = match opts.format {
@@ -307,6 +251,8 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
             ids: &ids,
             blob: &digest,
             blob_size: file_size,
+            boot,
+            kernel_cmdline: &opts.kernel_cmdline,
         },
     )?;
     t.store_ms = ms(step);
@@ -322,14 +268,217 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
         tag: stored.tag,
         path: stored.path,
         reused: false,
-        boot: BootMode::None,
+        boot,
         ids: Some(ids),
         epoch: Some(epoch),
+        minimum_size: Some(minimum_size(&content, boot)),
         content: Some(content),
-        minimum_size: Some(minimum),
         inodes_reset: Some(reset),
         timings: t,
     })
+}
+
+/// The flattened image: the caller's, the contract runner's cached tree, or a fresh one.
+fn flattened(
+    store: &OciDir,
+    image: &StoredImage,
+    opts: &ExportOptions,
+    work: &Path,
+) -> Result<PathBuf> {
+    if let Some(r) = &opts.rootfs {
+        return Ok(r.clone());
+    }
+    // The contract runner keeps the flattened candidate under the store; flattening is
+    // most of an export's time, so use that tree when `corebuild test` left one.
+    let cached = store
+        .root()
+        .join("cache/candidates")
+        .join(image.digest.hex());
+    if cached.is_dir() {
+        return Ok(cached);
+    }
+    let r = work.join("rootfs");
+    crate::build::unpack::unpack(store, image, &r, &ApplyOptions::default())
+        .with_context(|| format!("flattening {}", image.digest))?;
+    Ok(r)
+}
+
+/// The boot mode asked for, or the default: BIOS and UEFI when the image has a kernel
+/// under /boot (resolved inside the image), else none. A bootable mode must find what it
+/// needs in the image (exit 2 naming the package otherwise).
+pub fn boot_mode(asked: Option<BootMode>, rootfs: &Path) -> Result<BootMode> {
+    let mode = match asked {
+        Some(m) => m,
+        None if kernels::find(rootfs).is_ok() => BootMode::BiosUefi,
+        None => BootMode::None,
+    };
+    if mode != BootMode::None {
+        boot::requirements::check_image(mode, rootfs)?;
+    }
+    Ok(mode)
+}
+
+/// Bytes of a bootable layout that the size model (one partition) does not count.
+fn boot_extra(boot: BootMode) -> u64 {
+    gpt::Layout::overhead(boot) - gpt::Layout::overhead(BootMode::None)
+}
+
+fn minimum_size(content: &Content, boot: BootMode) -> u64 {
+    size::minimum(content) + boot_extra(boot)
+}
+
+/// The disk size asked for, checked to hold the image, or the automatic one.
+fn disk_size(image: &StoredImage, asked: DiskSize, content: &Content, boot: BootMode) -> Result<u64> {
+    let extra = boot_extra(boot);
+    match asked {
+        DiskSize::Auto => Ok(size::auto(content) + extra),
+        DiskSize::Bytes(b) => {
+            if !b.is_multiple_of(gpt::ALIGN) {
+                return Err(crate::error::input(format!(
+                    "disk size {b} bytes is not a whole number of MiB; ask for e.g. {}",
+                    size::human(size::round_up(b, gpt::ALIGN))
+                )));
+            }
+            if b < extra || !size::fits(content, b - extra) {
+                return Err(too_small(image, b, content, minimum_size(content, boot)));
+            }
+            Ok(b)
+        }
+    }
+}
+
+/// One raw disk being made: the root file system, the boot loader, the partition table.
+struct Made<'a> {
+    rootfs: &'a Path,
+    work: &'a Path,
+    layout: gpt::Layout,
+    ids: &'a DiskIds,
+    epoch: u64,
+    image: &'a StoredImage,
+    opts: &'a ExportOptions,
+}
+
+impl Made<'_> {
+    /// The complete raw disk in the scratch directory.
+    fn raw_disk(&self, t: &mut Timings) -> Result<(PathBuf, ext4::ResetStats)> {
+        let layout = &self.layout;
+        let raw_path = self.work.join("disk.raw");
+        let raw = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&raw_path)?;
+        raw.set_len(layout.disk_size)?;
+
+        let step = Instant::now();
+        self.mkfs(&raw_path)?;
+        t.mkfs_ms = ms(step);
+        let step = Instant::now();
+        let images = self.boot_loader(&raw_path)?;
+        t.boot_ms = ms(step);
+
+        let step = Instant::now();
+        let reset = ext4::reset_times(&raw, layout.partition_offset(), self.epoch)
+            .context("resetting inode times")?;
+        t.reset_times_ms = ms(step);
+        let step = Instant::now();
+        gpt::write(&raw, layout, self.ids)?;
+        if let (Some(core), Some(boot_img), Some(offset)) =
+            (&images.core, &images.boot_img, layout.bios_boot_offset())
+        {
+            boot::bios::install(&raw, &std::fs::read(core)?, offset, gpt::BIOS_BOOT_SIZE, boot_img)?;
+        }
+        raw.sync_all()?;
+        t.gpt_ms = ms(step);
+        Ok((raw_path, reset))
+    }
+
+    fn mkfs(&self, raw_path: &Path) -> Result<()> {
+        let layout = &self.layout;
+        let content = size::scan(self.rootfs)?;
+        let mkfs = ext4::Mkfs {
+            rootfs: self.rootfs,
+            disk: raw_path,
+            offset: layout.partition_offset(),
+            size: layout.partition_size(),
+            ids: self.ids,
+            epoch: self.epoch,
+            inodes: size::inode_count(&content, layout.partition_size()),
+            scratch: self.work,
+        };
+        match mkfs.run() {
+            Err(e) if e.downcast_ref::<ext4::NoSpace>().is_some() => {
+                let d = layout.disk_size;
+                let minimum = minimum_size(&content, layout.boot);
+                Err(too_small(self.image, d, &content, minimum.max(d + d / 4))
+                    .context(format!("{e}")))
+            }
+            other => other,
+        }
+    }
+
+    /// GRUB from the image, its configuration on the root file system, the ESP.
+    fn boot_loader(&self, raw_path: &Path) -> Result<boot::grub::GrubImages> {
+        let layout = &self.layout;
+        if layout.boot == BootMode::None {
+            return Ok(boot::grub::GrubImages::default());
+        }
+        let kernels = kernels::find(self.rootfs)?;
+        let images = boot::grub::make(&boot::grub::MakeRequest {
+            rootfs: self.rootfs,
+            ids: self.ids,
+            bios: layout.boot.bios(),
+            uefi: layout.boot.uefi(),
+            work: self.work,
+            runtime: self.opts.runtime.as_deref().unwrap_or("runc"),
+        })?;
+        let title = image_title(self.image);
+        let cfg = boot::config::grub_cfg(&boot::config::MenuInput {
+            title: &title,
+            kernels: &kernels,
+            ids: self.ids,
+            kernel_cmdline: &self.opts.kernel_cmdline,
+        });
+        boot::rootfile::write_grub_cfg(
+            raw_path,
+            layout.partition_offset(),
+            self.rootfs,
+            &cfg,
+            self.epoch,
+            self.work,
+        )?;
+        if let (Some(efi), Some(offset)) = (&images.efi, layout.esp_offset()) {
+            boot::esp::Esp {
+                disk: raw_path,
+                offset,
+                size: gpt::ESP_SIZE,
+                volume_id: self.ids.esp_volume_id,
+                epoch: self.epoch,
+                bootx64: efi,
+                scratch: self.work,
+            }
+            .make()?;
+        }
+        Ok(images)
+    }
+}
+
+/// `name version` from the image's OCI annotations or labels, for boot menu titles.
+fn image_title(image: &StoredImage) -> String {
+    let labels = image
+        .config
+        .config()
+        .as_ref()
+        .and_then(|c| c.labels().clone())
+        .unwrap_or_default();
+    let name = labels
+        .get("org.opencontainers.image.title")
+        .cloned()
+        .unwrap_or_else(|| "corebuild image".to_string());
+    match labels.get("org.opencontainers.image.version") {
+        Some(v) => format!("{name} {v}"),
+        None => name,
+    }
 }
 
 fn reused(image: &StoredImage, found: StoredDisk, start: Instant) -> DiskReport {
@@ -344,8 +493,8 @@ fn reused(image: &StoredImage, found: StoredDisk, start: Instant) -> DiskReport 
         tag: found.tag,
         path: found.path,
         reused: true,
-        boot: BootMode::None,
-        ids: Some(DiskIds::of(&image.digest)),
+        boot: found.boot,
+        ids: Some(DiskIds::of(&image.digest).for_boot(found.boot)),
         epoch: Some(epoch_of(image)),
         content: None,
         minimum_size: None,
@@ -522,5 +671,9 @@ fn matches(found: &StoredDisk, opts: &ExportOptions) -> bool {
         DiskSize::Auto => true,
         DiskSize::Bytes(b) => b == found.size,
     };
-    size_ok && found.compression == opts.compression
+    let boot_ok = opts.boot.is_none_or(|b| b == found.boot);
+    size_ok
+        && boot_ok
+        && found.compression == opts.compression
+        && found.kernel_cmdline == opts.kernel_cmdline
 }

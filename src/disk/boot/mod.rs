@@ -3,7 +3,19 @@
 //! mounts: the GRUB images made by the image's own `grub-mkimage` in the OCI runtime,
 //! the EFI system partition, the BIOS boot code, and `/boot/grub/grub.cfg`.
 
+pub mod bios;
+pub mod config;
+pub mod esp;
+pub mod grub;
+pub mod requirements;
+pub mod rootfile;
+
 use serde::Serialize;
+
+/// The ext4 label of a bootable disk's root file system: fixed, so that a core build's
+/// `/etc/fstab` can say `LABEL=corebuild-root` (the partition GUID, which the boot loader
+/// passes as `root=PARTUUID=…`, is derived from the image digest and cannot be in it).
+pub const ROOT_LABEL: &str = "corebuild-root";
 use std::fmt;
 
 /// The firmware a disk is made to boot under (`[outputs] qcow2 = { boot = "…" }`).
