@@ -4,6 +4,7 @@
 
 pub mod apt;
 pub mod base;
+mod boot_plan;
 pub mod cache;
 pub mod epoch;
 pub mod image;
@@ -99,6 +100,7 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
     let pin = base::pin_of(bp)?;
     let base_img = base::resolve(store, &base::reference_of(bp)?, pin.as_ref())
         .with_context(|| format!("resolving the base of {}", bp.name))?;
+    boot_plan::check(store, bp, &base_img)?;
     let (epoch, epoch_source) = epoch::resolve(
         opts.source_date_epoch.as_deref(),
         bp.epoch,
