@@ -155,15 +155,23 @@ fn outputs(src: &Source, raw: Option<&raw::RawOutputs>) -> Result<Outputs, Bluep
         .unwrap_or_default();
     let disk = |d: &raw::RawDisk| disk_output(src, d, &common);
     let qcow2 = o.qcow2.as_ref().map(disk).transpose()?;
-    let raw = match o.raw.as_ref().map(|r| r.get_ref()) {
-        None | Some(raw::RawDiskOrFlag::Flag(false)) => None,
+    let raw = match o.raw.as_ref().map(|r| (r.get_ref(), r.span())) {
+        None | Some((toml::Value::Boolean(false), _)) => None,
         // `raw = true`: the qcow2's size and boot mode, or `auto`.
-        Some(raw::RawDiskOrFlag::Flag(true)) => Some(qcow2.clone().unwrap_or(DiskOutput {
+        Some((toml::Value::Boolean(true), _)) => Some(qcow2.clone().unwrap_or(DiskOutput {
             size_bytes: None,
             boot: None,
             kernel_cmdline: common.clone(),
         })),
-        Some(raw::RawDiskOrFlag::Disk(d)) => Some(disk(d)?),
+        Some((toml::Value::Table(t), span)) => {
+            let d = raw_table(src, t, span)?;
+            Some(disk(&d)?)
+        }
+        Some((_, span)) => {
+            return Err(src
+                .error(span, "raw must be true, false or a table")
+                .with_hint("write raw = true (the qcow2's size and boot) or raw = { size = \"2GiB\", boot = \"bios+uefi\" }"))
+        }
     };
     Ok(Outputs {
         compression,
@@ -171,6 +179,32 @@ fn outputs(src: &Source, raw: Option<&raw::RawOutputs>) -> Result<Outputs, Bluep
         raw,
         vhd: o.vhd.as_ref().map(disk).transpose()?,
         vmdk: o.vmdk.as_ref().map(disk).transpose()?,
+    })
+}
+
+/// The `raw = { … }` table as a [`raw::RawDisk`] whose positions are the table's own.
+fn raw_table(
+    src: &Source,
+    t: &toml::Table,
+    span: std::ops::Range<usize>,
+) -> Result<raw::RawDisk, BlueprintError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Plain {
+        size: Option<String>,
+        boot: Option<String>,
+        kernel_cmdline: Option<Vec<String>>,
+    }
+    let p: Plain = toml::Value::Table(t.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| src.error(span.clone(), format!("raw: {}", e.message())))?;
+    let at = |v| toml::Spanned::new(span.clone(), v);
+    Ok(raw::RawDisk {
+        size: p.size.map(at),
+        boot: p.boot.map(at),
+        kernel_cmdline: p
+            .kernel_cmdline
+            .map(|c| toml::Spanned::new(span.clone(), c.into_iter().map(at).collect())),
     })
 }
 
@@ -183,7 +217,11 @@ fn disk_output(
         Some(s) if s.get_ref() != "auto" => Some(check::size(src, s)?),
         _ => None,
     };
-    let boot = d.boot.as_ref().map(|b| check::boot_mode(src, b)).transpose()?;
+    let boot = d
+        .boot
+        .as_ref()
+        .map(|b| check::boot_mode(src, b))
+        .transpose()?;
     let mut kernel_cmdline = common.to_vec();
     if let Some(c) = &d.kernel_cmdline {
         kernel_cmdline.extend(check::kernel_cmdline(src, c)?);

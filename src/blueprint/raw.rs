@@ -167,20 +167,13 @@ pub struct RawChange {
 pub struct RawOutputs {
     pub compression: Option<Spanned<String>>,
     pub qcow2: Option<RawDisk>,
-    /// `raw = true` (the qcow2's size and boot mode) or a table like `qcow2`'s.
-    pub raw: Option<Spanned<RawDiskOrFlag>>,
+    /// `raw = true` (the qcow2's size and boot mode) or a table like `qcow2`'s; read as a
+    /// value first (an untagged enum would lose the positions of its fields).
+    pub raw: Option<Spanned<toml::Value>>,
     pub vhd: Option<RawDisk>,
     pub vmdk: Option<RawDisk>,
     /// Kernel parameters for every bootable disk.
     pub kernel_cmdline: Option<Spanned<Vec<Spanned<String>>>>,
-}
-
-/// `raw = true|false` or `raw = { size = …, boot = … }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum RawDiskOrFlag {
-    Flag(bool),
-    Disk(RawDisk),
 }
 
 #[derive(Debug, Deserialize)]

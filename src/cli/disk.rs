@@ -53,7 +53,9 @@ fn parse_boot(s: &str) -> Result<disk::BootMode, String> {
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     if let Some(p) = a.kernel_cmdline.iter().find(|p| {
-        p.is_empty() || p.chars().any(|c| c.is_whitespace() || "'\"{};$#\\".contains(c))
+        p.is_empty()
+            || p.chars()
+                .any(|c| c.is_whitespace() || "'\"{};$#\\".contains(c))
     }) {
         return Err(crate::error::input(format!(
             "--kernel-cmdline {p:?} is not one plain kernel parameter; pass one per flag"

@@ -366,14 +366,26 @@ mod tests {
         let parts = read(&t).unwrap().partitions;
         let got: Vec<_> = parts
             .iter()
-            .map(|p| (p.type_guid.to_string(), p.first_lba, p.last_lba, p.name.as_str()))
+            .map(|p| {
+                (
+                    p.type_guid.to_string(),
+                    p.first_lba,
+                    p.last_lba,
+                    p.name.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             got,
             [
                 (BIOS_BOOT.to_string(), 2048, 4095, "bios-boot"),
                 (EFI_SYSTEM.to_string(), 4096, 264_191, "esp"),
-                (LINUX_ROOT_X86_64.to_string(), 264_192, 522_239, PARTITION_NAME),
+                (
+                    LINUX_ROOT_X86_64.to_string(),
+                    264_192,
+                    522_239,
+                    PARTITION_NAME
+                ),
             ]
         );
         assert_eq!(parts[2].guid, ids.partition_guid);

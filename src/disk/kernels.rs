@@ -76,7 +76,8 @@ pub fn find(rootfs: &Path) -> Result<Vec<Kernel>> {
 fn is_plain_version(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= 128
-        && v.chars().all(|c| c.is_ascii_alphanumeric() || "._+~-".contains(c))
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._+~-".contains(c))
 }
 
 /// The newest kernel (the one a disk boots by default).
@@ -149,8 +150,16 @@ mod tests {
     fn newest_first_and_each_needs_its_initrd() {
         let (_t, root) = boot_dir();
         let err = find(&root).unwrap_err().to_string();
-        assert!(err.contains("no kernel") && err.contains("linux-image"), "{err}");
-        for v in ["6.1.0-9-amd64", "6.1.0-10-amd64", "5.10.0-1-amd64", "9 ; reboot"] {
+        assert!(
+            err.contains("no kernel") && err.contains("linux-image"),
+            "{err}"
+        );
+        for v in [
+            "6.1.0-9-amd64",
+            "6.1.0-10-amd64",
+            "5.10.0-1-amd64",
+            "9 ; reboot",
+        ] {
             std::fs::write(root.join(format!("boot/vmlinuz-{v}")), "k").unwrap();
         }
         let err = find(&root).unwrap_err().to_string();

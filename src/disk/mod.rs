@@ -21,13 +21,13 @@
 
 pub mod artifact;
 pub mod boot;
-pub mod qemu;
 mod crc32c;
 pub mod ext4;
 pub mod formats;
 pub mod gpt;
 pub mod ids;
 pub mod kernels;
+pub mod qemu;
 pub mod qemu_img;
 pub mod size;
 
@@ -328,7 +328,12 @@ fn minimum_size(content: &Content, boot: BootMode) -> u64 {
 }
 
 /// The disk size asked for, checked to hold the image, or the automatic one.
-fn disk_size(image: &StoredImage, asked: DiskSize, content: &Content, boot: BootMode) -> Result<u64> {
+fn disk_size(
+    image: &StoredImage,
+    asked: DiskSize,
+    content: &Content,
+    boot: BootMode,
+) -> Result<u64> {
     let extra = boot_extra(boot);
     match asked {
         DiskSize::Auto => Ok(size::auto(content) + extra),
@@ -386,7 +391,13 @@ impl Made<'_> {
         if let (Some(core), Some(boot_img), Some(offset)) =
             (&images.core, &images.boot_img, layout.bios_boot_offset())
         {
-            boot::bios::install(&raw, &std::fs::read(core)?, offset, gpt::BIOS_BOOT_SIZE, boot_img)?;
+            boot::bios::install(
+                &raw,
+                &std::fs::read(core)?,
+                offset,
+                gpt::BIOS_BOOT_SIZE,
+                boot_img,
+            )?;
         }
         raw.sync_all()?;
         t.gpt_ms = ms(step);

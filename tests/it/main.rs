@@ -2,6 +2,7 @@
 //! runc, GNU tar). One test binary, a small util module.
 
 mod bad_input;
+mod boot_disk;
 mod build;
 mod catalog;
 mod contract;

@@ -19,7 +19,13 @@ const BOOT_CODE: usize = 440;
 
 /// Writes `core` at `offset` (the BIOS boot partition, `room` bytes long) and the MBR's
 /// boot code from `boot_img`.
-pub fn install(disk: &File, core: &[u8], offset: u64, room: u64, boot_img: &[u8; 512]) -> Result<()> {
+pub fn install(
+    disk: &File,
+    core: &[u8],
+    offset: u64,
+    room: u64,
+    boot_img: &[u8; 512],
+) -> Result<()> {
     if core.len() as u64 > room || core.len() < SECTOR as usize {
         bail!(
             "GRUB's core.img is {} bytes; the BIOS boot partition holds {room}",
@@ -53,12 +59,18 @@ mod tests {
         let mut got = [0u8; 512];
         f.read_exact_at(&mut got, 0).unwrap();
         assert_eq!(&got[..0x5c], &boot[..0x5c]);
-        assert_eq!(u64::from_le_bytes(got[0x5c..0x64].try_into().unwrap()), 2048);
+        assert_eq!(
+            u64::from_le_bytes(got[0x5c..0x64].try_into().unwrap()),
+            2048
+        );
         assert_eq!(&got[0x64..440], &boot[0x64..440]);
         assert_eq!((got[446], got[510], got[511]), (0x11, 0x55, 0xAA));
         let mut first = [0u8; 512];
         f.read_exact_at(&mut first, 1 << 20).unwrap();
-        assert_eq!(u64::from_le_bytes(first[500..508].try_into().unwrap()), 2049);
+        assert_eq!(
+            u64::from_le_bytes(first[500..508].try_into().unwrap()),
+            2049
+        );
         assert_eq!(first[508], 0xC0);
         assert!(install(&f, &vec![0; (1 << 20) + 1], 1 << 20, 1 << 20, &boot).is_err());
     }

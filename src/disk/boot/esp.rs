@@ -36,7 +36,17 @@ impl Esp<'_> {
     pub fn make(&self) -> Result<()> {
         let mut mkfs = Command::new("mkfs.fat");
         mkfs.env("TZ", "UTC")
-            .args(["-F", "32", "-s", "1", "-S", "512", "-n", LABEL, "--invariant"])
+            .args([
+                "-F",
+                "32",
+                "-s",
+                "1",
+                "-S",
+                "512",
+                "-n",
+                LABEL,
+                "--invariant",
+            ])
             .arg("-i")
             .arg(format!("{:08x}", self.volume_id))
             .arg(format!("--offset={}", self.offset / 512))

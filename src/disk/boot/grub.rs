@@ -47,7 +47,11 @@ pub fn make(req: &MakeRequest<'_>) -> Result<GrubImages> {
     std::fs::write(out.join("early.cfg"), config::early(req.ids))?;
     let mut script = String::from("set -eu\n");
     if req.uefi {
-        script.push_str(&mkimage_line("x86_64-efi", "BOOTX64.EFI", config::EFI_MODULES));
+        script.push_str(&mkimage_line(
+            "x86_64-efi",
+            "BOOTX64.EFI",
+            config::EFI_MODULES,
+        ));
     }
     if req.bios {
         script.push_str(&mkimage_line("i386-pc", "core.img", config::BIOS_MODULES));

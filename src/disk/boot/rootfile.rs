@@ -54,10 +54,9 @@ pub fn write_grub_cfg(
     .context("writing /boot/grub/grub.cfg into the root file system")?;
     // debugfs reports a failed request on stderr and still exits 0.
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if let Some(line) = stderr
-        .lines()
-        .find(|l| l.contains(": ") && !l.starts_with("debugfs ") && !l.starts_with("Allocated inode"))
-    {
+    if let Some(line) = stderr.lines().find(|l| {
+        l.contains(": ") && !l.starts_with("debugfs ") && !l.starts_with("Allocated inode")
+    }) {
         anyhow::bail!("debugfs could not write {GRUB_CFG}: {line}");
     }
     Ok(())
@@ -71,9 +70,8 @@ struct Plan {
 /// What the image has at /boot/grub, looked at without following links.
 fn plan(rootfs: &Path) -> Result<Plan> {
     let fs = RootFs::new(rootfs);
-    let kind = |p: &str| -> Result<Option<std::fs::Metadata>> {
-        Ok(fs.lookup(p, false)?.map(|f| f.meta))
-    };
+    let kind =
+        |p: &str| -> Result<Option<std::fs::Metadata>> { Ok(fs.lookup(p, false)?.map(|f| f.meta)) };
     let bad = |what: &str| {
         crate::error::input(format!(
             "the image's {what}: a bootable disk needs /boot/grub to be a plain directory \

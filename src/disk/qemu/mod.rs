@@ -356,5 +356,4 @@ mod tests {
         assert!(args.windows(2).any(|w| w == ["-serial", "stdio"]));
         assert!(args.contains(&"-no-reboot".to_string()));
     }
-
 }
