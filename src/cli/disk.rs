@@ -1,4 +1,4 @@
-//! `corebuild disk REF [--format qcow2|raw] [--size SIZE] [--out FILE]`: export an image
+//! `corebuild disk REF [--format qcow2|raw|vhd|vmdk] [--size SIZE] [--out FILE]`: export an image
 //! in the store as a bootable GPT + ext4 disk, keep it in the store as an artifact beside
 //! the image, and optionally copy it out.
 
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     /// The image: name:version, sha256:…, name@sha256:… or oci-layout:PATH[:TAG].
     pub reference: String,
+    /// The disk's file format: qcow2, raw, vhd (fixed, for Azure) or vmdk (streamOptimized).
     #[arg(long, value_enum, default_value_t = Format::Qcow2)]
     pub format: Format,
     /// The disk's size: `auto` (what the image needs, plus a quarter) or e.g. `2GiB`.
@@ -36,10 +37,12 @@ fn parse_size(s: &str) -> Result<DiskSize, String> {
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
-    if a.format == Format::Raw && a.compression != Compression::None {
-        return Err(crate::error::input(
-            "--compression applies to qcow2 only; a raw disk is never compressed",
-        ));
+    if a.format != Format::Qcow2 && a.compression != Compression::None {
+        return Err(crate::error::input(format!(
+            "--compression applies to qcow2 only; a {} disk is never compressed by it \
+             (a vmdk is streamOptimized: its grains are always deflated)",
+            a.format.as_str()
+        )));
     }
     let r = ImageRef::parse(&a.reference)?;
     let store = OciDir::open_or_create(store)?;
