@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 pub struct Args {
     /// The image: name:version, sha256:…, name@sha256:… or oci-layout:PATH[:TAG].
     pub reference: String,
+    /// The disk's file format: qcow2, raw, vhd (fixed, for Azure) or vmdk (streamOptimized).
     #[arg(long, value_enum, default_value_t = Format::Qcow2)]
     pub format: Format,
     /// The disk's size: `auto` (what the image needs, plus a quarter) or e.g. `2GiB`.
@@ -61,10 +62,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             "--kernel-cmdline {p:?} is not one plain kernel parameter; pass one per flag"
         )));
     }
-    if a.format == Format::Raw && a.compression != Compression::None {
-        return Err(crate::error::input(
-            "--compression applies to qcow2 only; a raw disk is never compressed",
-        ));
+    if a.format != Format::Qcow2 && a.compression != Compression::None {
+        return Err(crate::error::input(format!(
+            "--compression applies to qcow2 only; a {} disk is never compressed by it \
+             (a vmdk is streamOptimized: its grains are always deflated)",
+            a.format.as_str()
+        )));
     }
     let r = ImageRef::parse(&a.reference)?;
     let store = OciDir::open_or_create(store)?;

@@ -531,12 +531,15 @@ fn too_small(image: &StoredImage, asked: u64, content: &Content, needed: u64) ->
 }
 
 /// Proves a disk is safe to ship: the format and size we meant, no backing file, no
-/// external data file, and (qcow2) a clean `qemu-img check`.
+/// external data file, (qcow2, vmdk) a clean `qemu-img check`, and (vhd, vmdk) the
+/// footer or descriptor we pinned.
 pub fn verify(path: &Path, format: Format, size: u64) -> Result<()> {
-    let info = qemu_img::info(path, format.as_str())?;
-    let mut problems = info.problems(format.as_str(), size);
-    if format == Format::Qcow2 {
-        let check = qemu_img::check(path)?;
+    let name = qemu_img::format_name(format);
+    let info = qemu_img::info(path, name)?;
+    let mut problems = info.problems(name, size);
+    problems.extend(formats::problems(path, format, size, &info)?);
+    if matches!(format, Format::Qcow2 | Format::Vmdk) {
+        let check = qemu_img::check_as(path, name)?;
         if !check.clean() {
             problems.push(format!(
                 "qemu-img check found {} errors, {} corruptions, {} leaks",

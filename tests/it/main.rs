@@ -9,6 +9,7 @@ mod contract;
 mod determinism;
 mod diff;
 mod disk;
+mod disk_formats;
 mod registry;
 mod release;
 mod steps;
