@@ -19,12 +19,20 @@ declare -A NEED=(
   [tar]=tar
   [zstd]=zstd
   [taskset]=util-linux
+  [blkid]=util-linux
+  [mkfs.fat]=dosfstools
+  [fsck.fat]=dosfstools
+  [mcopy]=mtools
+  [mtype]=mtools
+  [sgdisk]=gdisk
 )
 missing=()
 for tool in "${!NEED[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("${NEED[$tool]}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+# UEFI firmware for boot tests (qemu's default SeaBIOS comes with qemu-system-x86).
+[ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
 # mmdebstrap verifies Release files with this keyring.
 [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 
