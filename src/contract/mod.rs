@@ -53,6 +53,7 @@ mod library_check;
 mod metadata_check;
 mod package_check;
 mod parse;
+mod parse_boot;
 mod raw;
 mod report;
 pub(crate) mod rootfs;
@@ -63,6 +64,9 @@ mod store;
 pub mod testing;
 mod text;
 mod values;
+mod vm_commands;
+mod vm_results;
+mod vm_script;
 
 #[cfg(test)]
 mod tests;
@@ -78,8 +82,9 @@ pub use report::{ContractReport, Outcome, SuiteReport, Summary, TestResult};
 pub use run::{run_suites, run_test, RunOptions};
 pub use runc_exec::RuntimeExecutor;
 pub use schema::{
-    BootTest, Check, CommandSpec, CommandTest, FileTest, FileType, LibraryTest, MetadataTest,
-    PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, TestCase, TestKind,
+    BootTest, Check, CloudInit, CommandSpec, CommandTest, FileTest, FileType, LibraryTest,
+    MetadataTest, PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, Target,
+    TestCase, TestKind,
 };
 pub use store::{
     reports_for, store_report, stored_reports, tag_prefix, StoredReport, PASSED_ANNOTATION,
