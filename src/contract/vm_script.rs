@@ -120,7 +120,8 @@ pub fn user_data(script: &str) -> String {
             "encoding": "b64",
             "content": b64,
         }],
-        "runcmd": [[SCRIPT_PATH]],
+        // Through sh: /run may be mounted noexec.
+        "runcmd": [["sh", SCRIPT_PATH]],
     });
     format!("#cloud-config\n{doc}\n")
 }
@@ -180,6 +181,6 @@ mod tests {
             .decode(f["content"].as_str().unwrap())
             .unwrap();
         assert_eq!(body, b"#!/bin/sh\necho \"hi\"\n");
-        assert_eq!(v["runcmd"][0][0], SCRIPT_PATH);
+        assert_eq!(v["runcmd"][0], serde_json::json!(["sh", SCRIPT_PATH]));
     }
 }

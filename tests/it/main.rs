@@ -13,3 +13,4 @@ mod release;
 mod steps;
 mod store;
 mod util;
+mod vm_contract;

@@ -79,7 +79,12 @@ pub fn command(target: &VmTarget, start: &Start, seed: Option<&Path>) -> Command
         escape(&target.disk),
         target.format.as_str()
     ));
-    c.args(["-device", "virtio-blk-pci,drive=disk0,bootindex=0"]);
+    // Under firmware the disk is the first boot choice; with -kernel qemu's own boot
+    // ROM already holds bootindex 0 (and qemu refuses a second).
+    c.arg("-device").arg(match start {
+        Start::Firmware { .. } => "virtio-blk-pci,drive=disk0,bootindex=0",
+        Start::Direct { .. } => "virtio-blk-pci,drive=disk0",
+    });
     if let Some(s) = seed {
         c.arg("-drive").arg(format!(
             "file={},if=none,id=seed0,format=raw,snapshot=on",
@@ -202,8 +207,9 @@ mod tests {
             "file=/w/run2/seed.img,if=none,id=seed0,format=raw,snapshot=on"
         );
         let devices = values_of(&a, "-device");
-        assert_eq!(devices[0], "virtio-blk-pci,drive=disk0,bootindex=0");
+        assert_eq!(devices[0], "virtio-blk-pci,drive=disk0");
         assert_eq!(devices[1], "virtio-blk-pci,drive=seed0");
+        assert!(!devices.iter().any(|d| d.contains("bootindex")));
         assert!(!a.iter().any(|x| x.contains("pflash")));
     }
 }

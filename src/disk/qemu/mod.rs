@@ -25,7 +25,7 @@ pub use firmware::Ovmf;
 pub use seed::Seed;
 
 use super::{BootMode, Firmware, Format, Uuid};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use regex::bytes::Regex;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -268,7 +268,8 @@ fn run(cmd: &mut std::process::Command, qemu: &str, req: &BootRequest) -> Result
     drop(vm);
     let err = err_reader.join().unwrap_or_default();
     if !console.matched() && console.is_empty() {
-        bail!(
+        // qemu that shows nothing at all did not run a VM: the runner broke (exit 3).
+        return Err(crate::error::environment(format!(
             "{qemu} printed nothing on the console{}{}",
             exit.as_deref()
                 .map(|e| format!(" and exited ({e})"))
@@ -277,7 +278,7 @@ fn run(cmd: &mut std::process::Command, qemu: &str, req: &BootRequest) -> Result
                 "" => String::new(),
                 msg => format!(": {}", tail_text(msg.as_bytes(), 8)),
             }
-        );
+        )));
     }
     Ok(BootOutcome {
         matched: console.matched(),
@@ -365,5 +366,11 @@ mod tests {
         assert!(format!("{e:#}").contains("apt-get install qemu-system-x86"));
         // Its scratch directory is gone.
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+
+        // A "qemu" that starts but shows nothing (here: `false`) broke too.
+        t.options.qemu = "false".into();
+        let e = boot(&t, &req).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), 3, "{e:#}");
+        assert!(format!("{e:#}").contains("printed nothing"), "{e:#}");
     }
 }
