@@ -122,6 +122,10 @@ fn not_matched(t: &BootTest, vm: &VmTarget, o: &qemu::BootOutcome) -> Outcome {
             o.elapsed.as_secs_f64()
         )
     };
+    let tail = match o.tail.as_str() {
+        "" => "(empty: neither the firmware, a boot loader nor a kernel printed anything)",
+        t => t,
+    };
     Outcome::failed(
         format!(
             "the console shows /{}/ after the kernel starts, within {}s ({}, {} accel)",
@@ -130,7 +134,7 @@ fn not_matched(t: &BootTest, vm: &VmTarget, o: &qemu::BootOutcome) -> Outcome {
             o.started_as,
             vm.options.accel.as_str(),
         ),
-        format!("{how}; console tail:\n{}", o.tail),
+        format!("{how}; console tail:\n{tail}"),
     )
 }
 

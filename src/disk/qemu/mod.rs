@@ -267,8 +267,10 @@ fn run(cmd: &mut std::process::Command, qemu: &str, req: &BootRequest) -> Result
     };
     drop(vm);
     let err = err_reader.join().unwrap_or_default();
-    if !console.matched() && console.is_empty() {
-        // qemu that shows nothing at all did not run a VM: the runner broke (exit 3).
+    if console.is_empty() && exit.is_some() {
+        // qemu that exits without showing anything did not run a VM: the runner broke
+        // (exit 3). One that runs to the deadline with an empty console did start (under
+        // SeaBIOS nothing prints until the boot loader does): that is the candidate's.
         return Err(crate::error::environment(format!(
             "{qemu} printed nothing on the console{}{}",
             exit.as_deref()
@@ -372,5 +374,29 @@ mod tests {
         let e = boot(&t, &req).unwrap_err();
         assert_eq!(crate::error::exit_code(&e), 3, "{e:#}");
         assert!(format!("{e:#}").contains("printed nothing"), "{e:#}");
+    }
+
+    #[test]
+    fn a_vm_that_stays_silent_until_the_deadline_is_the_candidates_failure() {
+        // Not a qemu: a program that runs and prints nothing, as SeaBIOS does on a disk
+        // whose boot loader never starts.
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let silent = d.path().join("silent-vm");
+        std::fs::write(&silent, "#!/bin/sh\nexec sleep 30\n").unwrap();
+        std::fs::set_permissions(&silent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut t = target(BootMode::Bios, None);
+        t.work = d.path().join("work");
+        t.options.qemu = silent.to_string_lossy().into_owned();
+        let re = Regex::new("x").unwrap();
+        let req = BootRequest {
+            how: How::Firmware(Firmware::Bios),
+            expect: &re,
+            timeout: Duration::from_millis(300),
+            seed: None,
+        };
+        let o = boot(&t, &req).unwrap();
+        assert!(o.timed_out && !o.matched && !o.kernel_started, "{o:?}");
+        assert_eq!(o.started_as, "firmware bios");
     }
 }
