@@ -9,7 +9,8 @@
 //! # Suite format (`contract-tests/<name>.toml`)
 //!
 //! `name` (must match the file name), `version` (semver, the contract's version),
-//! `description`, and one or more `[[test]]` tables. Each test has `name` (unique in the
+//! `description`, optional `targets` (where `command` tests run: `["container"]` by
+//! default, `["container", "vm"]` or `["vm"]`), and one or more `[[test]]` tables. Each test has `name` (unique in the
 //! suite), optional `regression_for = "BUG-123"` and `description`, and exactly one kind:
 //!
 //! | kind | options (defaults) |
@@ -20,13 +21,42 @@
 //! | `package = "name[:arch]"` | `version` (">= 2.36"; relations >=, <=, >>, <<, =) or `absent = true` |
 //! | `library = "libc.so.6"` | `provides` (version definitions, e.g. ["GLIBC_2.34"]) |
 //! | `service = [argv]` | `port` (TCP; 80 when only `http` is given), `http` ("/path"), `status` (200), `ready_timeout` ("30s") |
-//! | `boot = { expect = regex, timeout = "120s" }` | `append` (added to the kernel command line); boots the candidate's disk in qemu (see `crate::disk::qemu`) |
+//! | `boot = { expect = regex, timeout = "120s" }` | `firmware` (`["bios", "uefi"]`; default: every firmware the disk supports), `direct` (false), `append` (added to the kernel command line of a direct boot), `cloud_init = { user_data = "#cloud-config…" }`; boots the candidate's disk in qemu (see `crate::disk::qemu`) |
 //!
 //! Regexes search (they are not anchored); stdout, stderr and file-content patterns are
 //! multi-line, so `^`/`$` match at line ends. Durations are a whole number with `ms`,
 //! `s`, `m` or `h`. Unknown keys, zero or two kinds, an option of another kind, a bad
 //! regex, mode, duration, port or version, and duplicate names are errors at their line
 //! and column (exit 2).
+//!
+//! # Boot tests and the VM target
+//!
+//! A `boot` test runs once per firmware (SeaBIOS, or OVMF with a copy of its variable
+//! store per run), each run a result of its own named `<test> [bios]`/`<test> [uefi]`
+//! with a `firmware` field; the runs boot in parallel. With `direct = true`, on a disk
+//! made with `boot = "none"` (which no firmware boots), or with `append` (only a direct
+//! boot takes it), qemu hands over the image's own newest kernel and initrd instead, once,
+//! under the test's plain name. A firmware asked for by name that the disk was not made
+//! for fails the test; `firmware` with `direct = true` or with `append`, an unknown or
+//! repeated firmware, and `user_data` that does not start with `#cloud-config` or `#!`
+//! are errors at their line. The disk is always attached `snapshot=on`.
+//!
+//! `expect` is matched only against console output after the kernel starts (its
+//! `Linux version` banner), with carriage returns and escape sequences removed, never
+//! against firmware or GRUB output or the kernel's echo of its command line; a prompt
+//! without a newline matches. A kernel booted with `quiet` prints no banner: the test
+//! fails saying so. A VM that does not show the pattern fails with the console's tail.
+//!
+//! `cloud_init` attaches a NoCloud seed (`cidata` FAT volume with `user-data` and
+//! `meta-data`: instance id from the candidate digest, the image's `/etc/hostname`).
+//!
+//! A suite whose `targets` has `vm` runs each `command` test inside the candidate's VM
+//! too, as `<test> [vm]` with `target: vm`: the disk boots once per suite (its first
+//! firmware, or directly) with a seed whose `runcmd` runs every test read-only-rooted
+//! with a fresh `/tmp`, as its user without capabilities, with its env and timeout, and
+//! prints the results on the serial console (see `vm_script`). The image needs
+//! cloud-init (else the results are errors naming it); a candidate without a VM disk has
+//! them skipped. In the VM a command killed by a signal shows as exit 128+N.
 //!
 //! A `file` test with `type = "symlink"` or `target` looks at the link itself; any other
 //! looks at what the path resolves to. Paths resolve inside the rootfs as under `chroot`.
@@ -53,6 +83,7 @@ mod library_check;
 mod metadata_check;
 mod package_check;
 mod parse;
+mod parse_boot;
 mod raw;
 mod report;
 pub(crate) mod rootfs;
@@ -63,6 +94,9 @@ mod store;
 pub mod testing;
 mod text;
 mod values;
+mod vm_commands;
+mod vm_results;
+mod vm_script;
 
 #[cfg(test)]
 mod tests;
@@ -78,8 +112,9 @@ pub use report::{ContractReport, Outcome, SuiteReport, Summary, TestResult};
 pub use run::{run_suites, run_test, RunOptions};
 pub use runc_exec::RuntimeExecutor;
 pub use schema::{
-    BootTest, Check, CommandSpec, CommandTest, FileTest, FileType, LibraryTest, MetadataTest,
-    PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, TestCase, TestKind,
+    BootTest, Check, CloudInit, CommandSpec, CommandTest, FileTest, FileType, LibraryTest,
+    MetadataTest, PackageExpect, PackageTest, Pattern, ServiceSpec, ServiceTest, Suite, Target,
+    TestCase, TestKind,
 };
 pub use store::{
     reports_for, store_report, stored_reports, tag_prefix, StoredReport, PASSED_ANNOTATION,

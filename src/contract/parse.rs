@@ -83,6 +83,7 @@ fn parse_source(src: &Source) -> Result<Suite> {
         return Err(BlueprintError::file(&src.path, "suite has no tests")
             .with_hint("add [[test]] tables; an empty suite would pass every image"));
     }
+    let targets = super::parse_boot::targets(src, &raw)?;
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut tests = Vec::with_capacity(raw.test.len());
     for t in raw.test {
@@ -106,6 +107,7 @@ fn parse_source(src: &Source) -> Result<Suite> {
         version,
         description: raw.description,
         path: src.path.clone(),
+        targets,
         tests,
     })
 }
@@ -182,11 +184,9 @@ fn test(src: &Source, t: RawTest) -> Result<TestCase> {
         "service" => Check::Service(service(src, &t)?),
         "boot" => {
             let b = t.boot.as_ref().expect("kind").get_ref();
-            Check::Boot(BootTest {
-                expect: pat(src, &b.expect, true)?,
-                timeout: dur(src, b.timeout.as_ref(), DEFAULT_BOOT_TIMEOUT)?,
-                append: b.append.clone(),
-            })
+            let expect = pat(src, &b.expect, true)?;
+            let timeout = dur(src, b.timeout.as_ref(), DEFAULT_BOOT_TIMEOUT)?;
+            Check::Boot(super::parse_boot::boot(src, b, expect, timeout)?)
         }
         _ => unreachable!("kinds() only returns known kinds"),
     };

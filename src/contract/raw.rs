@@ -12,6 +12,7 @@ pub struct RawSuite {
     pub name: Spanned<String>,
     pub version: Spanned<String>,
     pub description: String,
+    pub targets: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub test: Vec<RawTest>,
 }
@@ -150,5 +151,14 @@ pub struct RawMetadata {
 pub struct RawBoot {
     pub expect: Spanned<String>,
     pub timeout: Option<Spanned<String>>,
-    pub append: Option<String>,
+    pub append: Option<Spanned<String>>,
+    pub firmware: Option<Spanned<Vec<Spanned<String>>>>,
+    pub direct: Option<Spanned<bool>>,
+    pub cloud_init: Option<Spanned<RawCloudInit>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCloudInit {
+    pub user_data: Spanned<String>,
 }

@@ -2,8 +2,9 @@
 //! JSON form (serde, fields in declaration order, tests in suite order) is what CI reads
 //! and what the store keeps beside the candidate.
 
-use super::schema::TestKind;
+use super::schema::{Target, TestKind};
 use crate::digest::Digest;
+use crate::disk::Firmware;
 use serde::{Deserialize, Serialize};
 
 /// What came of one test. `Failed` means the candidate is bad; `Error` means the runner
@@ -43,14 +44,81 @@ impl Outcome {
     }
 }
 
+/// One run of one test. A `boot` test gives one per firmware it boots under (`firmware`
+/// set, name suffixed ` [bios]`/` [uefi]`); a `command` test of a suite with the `vm`
+/// target gives one more, run inside the VM (`target: vm`, name suffixed ` [vm]`). Names
+/// stay unique within a suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TestResult {
     pub name: String,
     pub kind: TestKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regression_for: Option<String>,
+    /// The firmware a boot test's run booted under (absent: a direct kernel boot, or not
+    /// a boot test).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "firmware_field"
+    )]
+    pub firmware: Option<Firmware>,
+    /// Where a command test ran when it was not the container (absent: the container).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
     pub outcome: Outcome,
     pub duration_ms: u64,
+}
+
+impl TestResult {
+    /// A result of the test as written (no firmware, the container), not yet timed.
+    pub fn new(
+        name: &str,
+        kind: TestKind,
+        regression_for: Option<String>,
+        outcome: Outcome,
+    ) -> Self {
+        TestResult {
+            name: name.to_string(),
+            kind,
+            regression_for,
+            firmware: None,
+            target: None,
+            outcome,
+            duration_ms: 0,
+        }
+    }
+
+    /// The result name of a run under `firmware`.
+    pub fn firmware_name(test: &str, firmware: Firmware) -> String {
+        format!("{test} [{firmware}]")
+    }
+
+    /// The result name of a command test run inside the VM.
+    pub fn vm_name(test: &str) -> String {
+        format!("{test} [vm]")
+    }
+}
+
+/// `Firmware` as its lowercase name in a report (`bios`, `uefi`).
+mod firmware_field {
+    use crate::disk::Firmware;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(f: &Option<Firmware>, s: S) -> Result<S::Ok, S::Error> {
+        match f {
+            Some(f) => s.serialize_str(f.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Firmware>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(s) => Firmware::parse(&s)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown firmware {s:?}"))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,6 +15,9 @@ pub struct Suite {
     pub version: semver::Version,
     pub description: String,
     pub path: PathBuf,
+    /// Where the suite's `command` tests run: the container always, the booted VM too
+    /// when `targets` has `vm` (default: the container only).
+    pub targets: Vec<Target>,
     /// In file order; names are unique within the suite.
     pub tests: Vec<TestCase>,
 }
@@ -237,9 +240,50 @@ pub struct LibraryTest {
 
 #[derive(Debug, Clone)]
 pub struct BootTest {
-    /// What the console must print before `timeout`.
+    /// What the console must print before `timeout`, after the kernel starts (firmware
+    /// and boot loader output and the kernel's echo of its command line never count).
     pub expect: Pattern,
     pub timeout: Duration,
-    /// Added to the end of the kernel command line (later parameters win).
+    /// Added to the end of the kernel command line (later parameters win). Only a direct
+    /// boot takes it, so a test with `append` and no `firmware` boots directly.
     pub append: Option<String>,
+    /// The firmware to boot under, each a run and a result of its own; `None`: every
+    /// firmware the candidate's disk supports (a direct boot when it supports none).
+    pub firmware: Option<Vec<crate::disk::Firmware>>,
+    /// Boot the image's kernel with `-kernel`/`-initrd` instead of through firmware.
+    pub direct: bool,
+    /// A NoCloud seed volume for cloud-init, attached as a second drive.
+    pub cloud_init: Option<CloudInit>,
+}
+
+/// What a boot test hands cloud-init.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudInit {
+    /// The `user-data` document (`#cloud-config` or a `#!` script).
+    pub user_data: String,
+}
+
+/// Where a suite's `command` tests run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// runc over an overlay of the unpacked candidate.
+    Container,
+    /// Inside the candidate's VM disk, booted in qemu.
+    Vm,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Container => "container",
+            Target::Vm => "vm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Target> {
+        [Target::Container, Target::Vm]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+    }
 }

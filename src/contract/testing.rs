@@ -64,16 +64,21 @@ pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
     })
 }
 
-/// Whether any test of `suites` boots the candidate.
+/// Whether any test of `suites` boots the candidate: a boot test, or a command test of a
+/// suite with the `vm` target.
 fn boots(suites: &[Suite]) -> bool {
-    suites
-        .iter()
-        .flat_map(|s| &s.tests)
-        .any(|t| matches!(t.check, crate::contract::Check::Boot(_)))
+    suites.iter().any(|s| {
+        s.tests.iter().any(|t| match t.check {
+            crate::contract::Check::Boot(_) => true,
+            crate::contract::Check::Command(_) => s.targets.contains(&crate::contract::Target::Vm),
+            _ => false,
+        })
+    })
 }
 
-/// The candidate's qcow2 disk for `boot` tests: the stored one, or one made now (from the
-/// unpacked candidate) and stored beside it.
+/// The candidate's qcow2 disk for `boot` tests and the `vm` target: the stored one, or
+/// one made now (from the unpacked candidate) and stored beside it. Its boot mode says
+/// which firmware it boots under.
 fn vm_target(store: &OciDir, candidate: &Candidate, opts: &TestOptions) -> Result<VmTarget> {
     let image = store
         .find_image(None, Some(&candidate.digest))?
@@ -96,6 +101,9 @@ fn vm_target(store: &OciDir, candidate: &Candidate, opts: &TestOptions) -> Resul
         disk: disk.path,
         format: disk.format,
         rootfs: candidate.rootfs.clone(),
+        boot: disk.boot,
+        root_partuuid: disk.ids.map(|i| i.partition_guid),
+        work: store.root().join("cache/work"),
         options: opts.boot.clone(),
     })
 }

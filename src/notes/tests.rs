@@ -46,6 +46,8 @@ fn facts() -> ReleaseFacts {
                     name: t.name.clone(),
                     kind: t.check.kind(),
                     regression_for: t.regression_for.clone(),
+                    firmware: None,
+                    target: None,
                     outcome: Outcome::Passed,
                     duration_ms: 5,
                 })

@@ -15,3 +15,4 @@ mod release;
 mod steps;
 mod store;
 mod util;
+mod vm_contract;

@@ -29,6 +29,8 @@ fn suite(name: &str, version: &str, outcomes: &[Outcome]) -> SuiteReport {
                 name: format!("t{i}"),
                 kind: TestKind::File,
                 regression_for: None,
+                firmware: None,
+                target: None,
                 outcome: o.clone(),
                 duration_ms: 0,
             })

@@ -9,6 +9,7 @@ mod parse_tests;
 mod report_tests;
 mod run_tests;
 mod store_tests;
+mod vm_tests;
 
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};

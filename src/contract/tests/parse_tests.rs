@@ -198,6 +198,12 @@ fn errors_name_file_line_and_column() {
             &["unknown field `timout`", "did you mean `timeout`?"],
         ),
         ("metadata_regex", 7, 29, &["invalid regex \"[\""]),
+        (
+            "unknown_firmware",
+            7,
+            49,
+            &["unknown firmware \"efi\"", "[\"bios\", \"uefi\"]"],
+        ),
         ("status_without_http", 9, 10, &["`status` needs `http`"]),
         (
             "name_mismatch",

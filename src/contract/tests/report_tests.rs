@@ -10,6 +10,8 @@ fn result(name: &str, kind: TestKind, outcome: Outcome, ms: u64) -> TestResult {
         name: name.into(),
         kind,
         regression_for: None,
+        firmware: None,
+        target: None,
         outcome,
         duration_ms: ms,
     }
