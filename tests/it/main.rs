@@ -5,6 +5,7 @@ mod bad_input;
 mod build;
 mod catalog;
 mod contract;
+mod core_vm;
 mod determinism;
 mod diff;
 mod disk;
