@@ -6,6 +6,13 @@
 //! that, and installs it. Either way it prints `COREBUILD-PIN name version` lines, which
 //! become the lock's `[[package]]` entries, and marks dependencies automatic so the
 //! layer is the same whichever mode made it.
+//!
+//! Maintainer scripts run with SOURCE_DATE_EPOCH set to the build epoch: the Debian
+//! tools that would otherwise read the clock honour it (mkinitramfs: `gzip -n`, `cpio
+//! --reproducible`, clamped mtimes; useradd and systemd-sysusers: the password-change
+//! day in /etc/shadow; Python's byte-compilation: hash-checked `.pyc` files instead of
+//! time-stamped ones). After the install, [`CLEANUP`] removes apt's downloads and logs
+//! and [`crate::build::scrub`] the per-machine identities and keys postinsts generate.
 
 use crate::blueprint::PackageSpec;
 use std::collections::BTreeMap;
@@ -33,8 +40,9 @@ fn quote(s: &str) -> String {
 }
 
 /// The install script. `pins` are (name, version) for every package to install,
-/// requested ones and dependencies; empty means "resolve now".
-pub fn script(requested: &[PackageSpec], pins: &[(String, String)]) -> String {
+/// requested ones and dependencies; empty means "resolve now". `epoch` is the build's
+/// time stamp, given to maintainer scripts as SOURCE_DATE_EPOCH.
+pub fn script(requested: &[PackageSpec], pins: &[(String, String)], epoch: u64) -> String {
     let names: Vec<String> = requested.iter().map(|p| p.name.clone()).collect();
     let wanted: Vec<String> = requested
         .iter()
@@ -43,11 +51,11 @@ pub fn script(requested: &[PackageSpec], pins: &[(String, String)]) -> String {
             None => p.name.clone(),
         })
         .collect();
-    let mut s = String::from(
+    let mut s = format!(
         "set -eu\n\
-         export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8\n\
+         export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 SOURCE_DATE_EPOCH={epoch}\n\
          APT='-o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false -o APT::Install-Suggests=false -o Acquire::Retries=3'\n\
-         apt-get $APT -qq update\n",
+         apt-get $APT -qq update\n"
     );
     if pins.is_empty() {
         s.push_str(&format!(
@@ -79,6 +87,7 @@ pub fn script(requested: &[PackageSpec], pins: &[(String, String)]) -> String {
         names.join(" "),
         CLEANUP.join(" ")
     ));
+    s.push_str(&crate::build::scrub::script(""));
     s
 }
 
@@ -137,6 +146,7 @@ mod tests {
                 spec("ca-certificates", Some("20230311")),
             ],
             &[],
+            1735689600,
         );
         assert!(
             s.contains("-s install 'curl' 'ca-certificates=20230311'"),
@@ -149,9 +159,19 @@ mod tests {
     #[test]
     fn pinned_script_checks_every_version() {
         let pins = vec![("curl".to_string(), "7.88.1-10+deb12u5".to_string())];
-        let s = script(&[spec("curl", None)], &pins);
+        let s = script(&[spec("curl", None)], &pins, 1735689600);
         assert!(s.contains("pins=\"curl=7.88.1-10+deb12u5\""), "{s}");
         assert!(s.contains("apt-cache madison"));
+    }
+
+    #[test]
+    fn maintainer_scripts_get_the_epoch_and_the_scrub_runs_last() {
+        let s = script(&[spec("openssh-server", None)], &[], 1735689600);
+        assert!(s.contains("export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 SOURCE_DATE_EPOCH=1735689600\n"), "{s}");
+        let install = s.find("-y install $pins").unwrap();
+        let scrub = s.find("ssh_host_*_key").unwrap();
+        let clean = s.find("rm -rf ").unwrap();
+        assert!(install < clean && clean < scrub, "{s}");
     }
 
     #[test]
@@ -171,7 +191,7 @@ mod tests {
     #[test]
     fn the_sed_expression_reads_apt_simulation_lines() {
         // Run the script's own sed on real-looking `apt-get -s` output.
-        let s = script(&[spec("curl", None)], &[]);
+        let s = script(&[spec("curl", None)], &[], 1735689600);
         let sed = s.lines().find(|l| l.starts_with("pins=$(")).unwrap();
         let expr = sed.split("sed -n ").nth(1).unwrap().trim_end_matches(')');
         let input = "Inst libcurl4 (7.88.1-10+deb12u5 Debian:12.5/stable [amd64])\n\

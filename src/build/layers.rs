@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use oci_spec::image::{Descriptor, MediaType};
 
 /// Bump when the bytes a layer kind produces change for the same inputs.
-const CACHE_FORMAT: u32 = 1;
+/// 2: packages layers get SOURCE_DATE_EPOCH and the scrub of per-machine state.
+const CACHE_FORMAT: u32 = 2;
 
 /// One built layer.
 #[derive(Debug, Clone)]

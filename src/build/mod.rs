@@ -11,6 +11,7 @@ pub mod image;
 pub mod import;
 mod layers;
 pub mod rootfs;
+pub mod scrub;
 mod step;
 pub mod unpack;
 

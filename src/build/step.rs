@@ -43,7 +43,7 @@ pub fn build_step(
     spec.timeout = STEP_TIMEOUT;
     match l {
         Layer::Packages(requested) => {
-            let script = apt::script(requested, pins.unwrap_or(&[]));
+            let script = apt::script(requested, pins.unwrap_or(&[]), opts.epoch);
             spec.args = vec!["/bin/sh".into(), "-c".into(), script];
             spec.network = Network::Host;
         }

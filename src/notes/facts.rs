@@ -15,6 +15,15 @@ pub struct LayerFact {
     pub created_by: String,
 }
 
+/// A VM disk the release has: its format, the firmware it boots with, its file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskFact {
+    pub format: crate::disk::Format,
+    pub boot: crate::disk::BootMode,
+    /// `<name>-<version>.<format>`, the name the import instructions use.
+    pub file: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct ReleaseFacts {
     pub name: String,
@@ -50,6 +59,8 @@ pub struct ReleaseFacts {
     /// Tags or references where the SBOM and provenance can be fetched.
     pub sbom_ref: Option<String>,
     pub provenance_ref: Option<String>,
+    /// The disks `[outputs]` declares, in qcow2, raw, vhd, vmdk order.
+    pub disks: Vec<DiskFact>,
 }
 
 /// The release-notes heading of a change kind.

@@ -4,8 +4,9 @@
 use crate::blueprint::Blueprint;
 use crate::contract::{ContractReport, Suite};
 use crate::digest::Digest;
+use crate::disk::BootMode;
 use crate::notes::diff::{diff_images, packages};
-use crate::notes::facts::{LayerFact, ReleaseFacts};
+use crate::notes::facts::{DiskFact, LayerFact, ReleaseFacts};
 use crate::notes::tree::{read_tree, Tree};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::Result;
@@ -168,5 +169,26 @@ pub fn gather(
         builder: format!("corebuild {}", env!("CARGO_PKG_VERSION")),
         sbom_ref: place.sbom_ref,
         provenance_ref: place.provenance_ref,
+        disks: disks(bp, &tree),
     })
+}
+
+/// The disks the blueprint declares, with the boot mode each gets: the one asked for, or
+/// BIOS and UEFI when the image has a kernel under /boot (the export's default).
+pub fn disks(bp: &Blueprint, tree: &Tree) -> Vec<DiskFact> {
+    let has_kernel = tree.nodes.keys().any(|p| p.starts_with("boot/vmlinuz-"));
+    let default = if has_kernel {
+        BootMode::BiosUefi
+    } else {
+        BootMode::None
+    };
+    bp.outputs
+        .disks()
+        .into_iter()
+        .map(|(format, d)| DiskFact {
+            format,
+            boot: d.boot.unwrap_or(default),
+            file: format!("{}-{}.{}", bp.name, bp.version, format.as_str()),
+        })
+        .collect()
 }

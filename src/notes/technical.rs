@@ -1,6 +1,7 @@
 //! Technical notes (`release-notes/<name>/<version>-technical.md`): the service contract
-//! in words, lifecycle, ABI facts, every package, every layer, provenance and how to
-//! verify — the reference an engineer checks a release against.
+//! in words, lifecycle, ABI facts, the VM disks and how to import them, every package,
+//! every layer, provenance and how to verify — the reference an engineer checks a
+//! release against.
 
 use crate::notes::facts::ReleaseFacts;
 use crate::notes::words;
@@ -60,6 +61,8 @@ pub fn render(f: &ReleaseFacts) -> String {
         );
     }
     s.push('\n');
+
+    s.push_str(&crate::notes::import::render(f));
 
     let _ = writeln!(s, "## Packages ({})\n", f.packages.len());
     if f.packages.is_empty() {

@@ -5,8 +5,9 @@
 use crate::blueprint::{Change, ChangeKind};
 use crate::contract::{parse_suite, ContractReport, Outcome, SuiteReport, TestResult};
 use crate::digest::Digest;
+use crate::disk::{BootMode, Format};
 use crate::notes::diff::{FileChange, FileDiff, ImageDiff, PackageChange, PackageDiff, SizeDiff};
-use crate::notes::facts::{LayerFact, ReleaseFacts};
+use crate::notes::facts::{DiskFact, LayerFact, ReleaseFacts};
 use crate::notes::{release, technical};
 use std::path::Path;
 
@@ -138,7 +139,32 @@ fn facts() -> ReleaseFacts {
         builder: "corebuild 0.1.0".into(),
         sbom_ref: Some("sha256-x.sbom".into()),
         provenance_ref: Some("sha256-x.provenance".into()),
+        disks: vec![],
     }
+}
+
+/// A VM core build: a bootable qcow2 and a VHD, no VMDK, cloud-init in the image.
+fn vm_facts() -> ReleaseFacts {
+    let mut f = facts();
+    f.name = "core-vm".into();
+    f.version = "2.0.0".into();
+    f.pull_ref = format!("catalog/core-vm@{}", d("image-2"));
+    f.kernel = Some("6.1.0-50-cloud-amd64 (6.1.176-1)".into());
+    f.packages
+        .insert(0, ("cloud-init".into(), "22.4.2-1+deb12u4".into()));
+    f.disks = vec![
+        DiskFact {
+            format: Format::Qcow2,
+            boot: BootMode::BiosUefi,
+            file: "core-vm-2.0.0.qcow2".into(),
+        },
+        DiskFact {
+            format: Format::Vhd,
+            boot: BootMode::Uefi,
+            file: "core-vm-2.0.0.vhd".into(),
+        },
+    ];
+    f
 }
 
 fn check(name: &str, actual: &str) {
@@ -175,4 +201,25 @@ fn technical_notes_snapshot() {
     let t = technical::render(&facts());
     assert!(t.contains("(regression test for BUG-7)"));
     check("technical.md", &t);
+}
+
+#[test]
+fn technical_notes_without_disks_have_no_import_section() {
+    assert!(!technical::render(&facts()).contains("## VM disks"));
+}
+
+#[test]
+fn technical_notes_of_a_vm_release_say_how_to_import_its_disks() {
+    let t = technical::render(&vm_facts());
+    assert!(t.contains(
+        "openstack image create --disk-format qcow2 --container-format bare \\\n  \
+         --property hw_firmware_type=uefi"
+    ));
+    assert!(t.contains("--file core-vm-2.0.0.qcow2 core-vm-2.0.0"));
+    assert!(t.contains("--import --boot uefi"));
+    assert!(t.contains("# or, with BIOS (SeaBIOS):"));
+    assert!(t.contains("--hyper-v-generation V2"));
+    assert!(t.contains("Not produced for this release: vmdk (VMware)."));
+    assert!(t.contains("cloud-init is in the image"));
+    check("technical-vm.md", &t);
 }

@@ -6,6 +6,7 @@ mod boot_disk;
 mod build;
 mod catalog;
 mod contract;
+mod core_vm;
 mod determinism;
 mod diff;
 mod disk;
