@@ -21,6 +21,13 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// Whether the candidate is a VM core build (it has a kernel under /boot, resolved
+    /// inside the image): only then does a suite's `vm` target apply. A container-only
+    /// image runs the same suite in the container alone.
+    pub fn is_vm(&self) -> bool {
+        crate::disk::kernels::find(&self.rootfs).is_ok()
+    }
+
     /// Flattens the image `digest` from `store` into `dir` (created if missing; it should
     /// be empty) with the layer module's safe apply, every blob verified.
     pub fn unpack(store: &OciDir, digest: &Digest, dir: &Path) -> Result<Candidate> {

@@ -55,8 +55,9 @@
 //! firmware, or directly) with a seed whose `runcmd` runs every test read-only-rooted
 //! with a fresh `/tmp`, as its user without capabilities, with its env and timeout, and
 //! prints the results on the serial console (see `vm_script`). The image needs
-//! cloud-init (else the results are errors naming it); a candidate without a VM disk has
-//! them skipped. In the VM a command killed by a signal shows as exit 128+N.
+//! cloud-init (else the results are errors naming it). The target applies to VM core
+//! builds only (a kernel under `/boot`): a container-only image runs the suite's commands in
+//! the container alone. In the VM a command killed by a signal shows as exit 128+N.
 //!
 //! A `file` test with `type = "symlink"` or `target` looks at the link itself; any other
 //! looks at what the path resolves to. Paths resolve inside the rootfs as under `chroot`.

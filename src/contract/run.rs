@@ -89,7 +89,7 @@ fn jobs<'a>(candidate: &Candidate, suite: &'a Suite) -> Vec<Job<'a>> {
                 if in_container {
                     jobs.push(Job::Test(t));
                 }
-                if suite.targets.contains(&Target::Vm) {
+                if suite.targets.contains(&Target::Vm) && candidate.is_vm() {
                     vm.push(t);
                 }
             }

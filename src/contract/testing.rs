@@ -64,13 +64,15 @@ pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
     })
 }
 
-/// Whether any test of `suites` boots the candidate: a boot test, or a command test of a
-/// suite with the `vm` target.
-fn boots(suites: &[Suite]) -> bool {
+/// Whether any test of `suites` boots the candidate: a boot test, or (for a VM core
+/// build) a command test of a suite with the `vm` target.
+fn boots(suites: &[Suite], candidate: &Candidate) -> bool {
     suites.iter().any(|s| {
         s.tests.iter().any(|t| match t.check {
             crate::contract::Check::Boot(_) => true,
-            crate::contract::Check::Command(_) => s.targets.contains(&crate::contract::Target::Vm),
+            crate::contract::Check::Command(_) => {
+                s.targets.contains(&crate::contract::Target::Vm) && candidate.is_vm()
+            }
             _ => false,
         })
     })
@@ -117,7 +119,7 @@ pub fn test_candidate(
 ) -> Result<ContractReport> {
     crate::runtime::sweep_stale().context("cleaning up after earlier runs")?;
     let mut candidate = unpacked(store, digest)?;
-    if boots(suites) {
+    if boots(suites, &candidate) {
         candidate.vm = Some(vm_target(store, &candidate, opts)?);
     }
     let env = candidate

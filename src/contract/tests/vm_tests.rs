@@ -127,6 +127,9 @@ fn contradictory_vm_keys_are_refused_where_they_are_written() {
 /// A candidate whose disk boots under BIOS only (no qemu runs: every job here is decided
 /// before a boot).
 fn bios_only(root: &Path) -> Candidate {
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    std::fs::write(root.join("boot/vmlinuz-6.1.0-1-amd64"), "k").unwrap();
+    std::fs::write(root.join("boot/initrd.img-6.1.0-1-amd64"), "i").unwrap();
     let mut c = super::run_tests::candidate(root);
     c.vm = Some(crate::disk::qemu::VmTarget {
         disk: root.join("disk.qcow2"),
@@ -138,6 +141,44 @@ fn bios_only(root: &Path) -> Candidate {
         options: Default::default(),
     });
     c
+}
+
+#[test]
+fn the_vm_target_applies_only_to_a_candidate_with_a_kernel() {
+    let root = tempfile::tempdir().unwrap();
+    let s = suite(
+        "targets = [\"container\", \"vm\"]\n[[test]]\nname = \"true\"\ncommand = [\"/bin/true\"]\n",
+    )
+    .unwrap();
+    let c = super::run_tests::candidate(root.path());
+    assert!(!c.is_vm());
+    let r = run_suites(
+        &c,
+        std::slice::from_ref(&s),
+        &AlwaysOk,
+        &RunOptions::default(),
+    );
+    let names: Vec<&str> = r.suites[0]
+        .results
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(names, ["true"]);
+    assert!(bios_only(root.path()).is_vm());
+}
+
+/// An executor whose every command exits 0.
+struct AlwaysOk;
+impl Executor for AlwaysOk {
+    fn run_command(&self, _: &Path, _: &CommandSpec) -> anyhow::Result<CommandOutput> {
+        Ok(CommandOutput {
+            exit_code: Some(0),
+            ..Default::default()
+        })
+    }
+    fn run_service(&self, _: &Path, _: &ServiceSpec) -> anyhow::Result<ServiceOutput> {
+        unreachable!()
+    }
 }
 
 #[test]
