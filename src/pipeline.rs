@@ -284,14 +284,19 @@ pub fn release(
                 },
             },
         )?;
-        let rel_md = release::render(&facts);
-        let tech_md = technical::render(&facts);
         let dir = notes_root(bp, opts.notes_dir.as_deref()).join(&bp.name);
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let rel = dir.join(format!("{version}.md"));
         let tech = dir.join(format!("{version}-technical.md"));
-        crate::oci::write_atomic(&rel, rel_md.as_bytes())?;
-        crate::oci::write_atomic(&tech, tech_md.as_bytes())?;
+        let (rel_md, tech_md) = match committed_notes(&rel, &tech, &digest) {
+            Some(kept) => kept,
+            None => {
+                let (r, t) = (release::render(&facts), technical::render(&facts));
+                crate::oci::write_atomic(&rel, r.as_bytes())?;
+                crate::oci::write_atomic(&tech, t.as_bytes())?;
+                (r, t)
+            }
+        };
         attach_notes(cat, &bp.name, &image, &version, &rel_md, &tech_md)?;
         Ok((rel, tech))
     })?;
@@ -308,6 +313,16 @@ pub fn release(
         None => skipped(summary, progress, "promote", "no --channel given"),
     }
     Ok(())
+}
+
+/// The notes already written for this very image (a rerun, or a fresh checkout releasing
+/// a version whose notes are committed): the notes of a released version do not change,
+/// even when this catalog lacks the previous release they were compared with.
+fn committed_notes(rel: &Path, tech: &Path, digest: &Digest) -> Option<(String, String)> {
+    let r = std::fs::read_to_string(rel).ok()?;
+    let t = std::fs::read_to_string(tech).ok()?;
+    let d = digest.to_string();
+    (r.contains(&d) && t.contains(&d)).then_some((r, t))
 }
 
 /// Makes sure a published release's image is in the store (pulled and verified if not).
@@ -370,4 +385,26 @@ fn attach_notes(
     )?;
     cat.attach(name, &subject, &[art])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod committed_notes_tests {
+    use super::*;
+
+    #[test]
+    fn notes_written_for_the_same_image_are_kept_others_are_not() {
+        let t = tempfile::tempdir().unwrap();
+        let (rel, tech) = (
+            t.path().join("1.0.0.md"),
+            t.path().join("1.0.0-technical.md"),
+        );
+        let d: Digest = format!("sha256:{}", "ab".repeat(32)).parse().unwrap();
+        let other: Digest = format!("sha256:{}", "cd".repeat(32)).parse().unwrap();
+        assert_eq!(committed_notes(&rel, &tech, &d), None);
+        std::fs::write(&rel, format!("notes of {d}")).unwrap();
+        std::fs::write(&tech, format!("technical notes of {d}")).unwrap();
+        let kept = committed_notes(&rel, &tech, &d).unwrap();
+        assert_eq!(kept.0, format!("notes of {d}"));
+        assert_eq!(committed_notes(&rel, &tech, &other), None);
+    }
 }
