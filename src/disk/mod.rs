@@ -209,6 +209,7 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
     let layout = gpt::Layout::new(disk_size, boot)?;
     let made = Made {
         rootfs: &rootfs,
+        content: &content,
         work: work.path(),
         layout,
         ids: &ids,
@@ -355,6 +356,8 @@ fn disk_size(
 /// One raw disk being made: the root file system, the boot loader, the partition table.
 struct Made<'a> {
     rootfs: &'a Path,
+    /// What [`size::scan`] found in `rootfs`.
+    content: &'a Content,
     work: &'a Path,
     layout: gpt::Layout,
     ids: &'a DiskIds,
@@ -406,7 +409,7 @@ impl Made<'_> {
 
     fn mkfs(&self, raw_path: &Path) -> Result<()> {
         let layout = &self.layout;
-        let content = size::scan(self.rootfs)?;
+        let content = self.content;
         let mkfs = ext4::Mkfs {
             rootfs: self.rootfs,
             disk: raw_path,
@@ -414,14 +417,14 @@ impl Made<'_> {
             size: layout.partition_size(),
             ids: self.ids,
             epoch: self.epoch,
-            inodes: size::inode_count(&content, layout.partition_size()),
+            inodes: size::inode_count(content, layout.partition_size()),
             scratch: self.work,
         };
         match mkfs.run() {
             Err(e) if e.downcast_ref::<ext4::NoSpace>().is_some() => {
                 let d = layout.disk_size;
-                let minimum = minimum_size(&content, layout.boot);
-                Err(too_small(self.image, d, &content, minimum.max(d + d / 4))
+                let minimum = minimum_size(content, layout.boot);
+                Err(too_small(self.image, d, content, minimum.max(d + d / 4))
                     .context(format!("{e}")))
             }
             other => other,
