@@ -78,6 +78,8 @@ fn jobs<'a>(candidate: &Candidate, suite: &'a Suite) -> Vec<Job<'a>> {
     let in_container = suite.targets.contains(&Target::Container);
     let mut jobs = Vec::new();
     let mut vm = Vec::new();
+    // Looked up once per suite: it lists the image's /boot.
+    let vm_target = suite.targets.contains(&Target::Vm) && candidate.is_vm();
     for t in &suite.tests {
         match &t.check {
             Check::Boot(b) => jobs.extend(
@@ -89,7 +91,7 @@ fn jobs<'a>(candidate: &Candidate, suite: &'a Suite) -> Vec<Job<'a>> {
                 if in_container {
                     jobs.push(Job::Test(t));
                 }
-                if suite.targets.contains(&Target::Vm) && candidate.is_vm() {
+                if vm_target {
                     vm.push(t);
                 }
             }

@@ -67,15 +67,16 @@ pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
 /// Whether any test of `suites` boots the candidate: a boot test, or (for a VM core
 /// build) a command test of a suite with the `vm` target.
 fn boots(suites: &[Suite], candidate: &Candidate) -> bool {
-    suites.iter().any(|s| {
-        s.tests.iter().any(|t| match t.check {
-            crate::contract::Check::Boot(_) => true,
-            crate::contract::Check::Command(_) => {
-                s.targets.contains(&crate::contract::Target::Vm) && candidate.is_vm()
-            }
-            _ => false,
-        })
-    })
+    use crate::contract::Check;
+    let has = |f: &dyn Fn(&Suite, &Check) -> bool| {
+        suites
+            .iter()
+            .any(|s| s.tests.iter().any(|t| f(s, &t.check)))
+    };
+    has(&|_, c| matches!(c, Check::Boot(_)))
+        || (has(&|s, c| {
+            matches!(c, Check::Command(_)) && s.targets.contains(&crate::contract::Target::Vm)
+        }) && candidate.is_vm())
 }
 
 /// The candidate's qcow2 disk for `boot` tests and the `vm` target: the stored one, or

@@ -136,12 +136,6 @@ pub struct BootOutcome {
     pub started_as: String,
 }
 
-/// The newest kernel of the flattened image and its initrd, resolved inside the image.
-pub fn find_kernel(rootfs: &Path) -> Result<(PathBuf, PathBuf)> {
-    let k = super::kernels::newest(rootfs)?;
-    Ok((k.vmlinuz_host, k.initrd_host))
-}
-
 /// The kernel command line of a direct boot of `target`, with `append` last (later
 /// parameters win).
 pub fn direct_cmdline(target: &VmTarget, append: Option<&str>) -> String {
@@ -205,10 +199,10 @@ fn start(target: &VmTarget, how: How, scratch: &Path) -> Result<Start> {
             vars: None,
         },
         How::Direct { append } => {
-            let (kernel, initrd) = find_kernel(&target.rootfs)?;
+            let k = super::kernels::newest(&target.rootfs)?;
             Start::Direct {
-                kernel,
-                initrd,
+                kernel: k.vmlinuz_host,
+                initrd: k.initrd_host,
                 cmdline: direct_cmdline(target, append),
             }
         }
@@ -310,17 +304,6 @@ fn watch(console: &mut Console, rx: &mpsc::Receiver<Vec<u8>>, deadline: Instant)
             Err(mpsc::RecvTimeoutError::Disconnected) => return false,
         }
     }
-}
-
-/// Checks that `rootfs` can be booted directly (a kernel and an initrd), for a clear
-/// error before a disk is made for nothing.
-pub fn check_bootable(rootfs: &Path) -> Result<()> {
-    find_kernel(rootfs).map(|_| ()).with_context(|| {
-        format!(
-            "looking for a kernel to boot in the flattened image at {}",
-            rootfs.display()
-        )
-    })
 }
 
 #[cfg(test)]
