@@ -246,12 +246,11 @@ pub fn boot_mode(src: &Source, v: &Spanned<String>) -> Result<crate::disk::BootM
 /// Kernel parameters: each one word of the characters a kernel parameter uses, so none
 /// can break out of the GRUB configuration line it is written into.
 pub fn kernel_cmdline(src: &Source, v: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<String>> {
-    let ok = |c: char| c.is_ascii_alphanumeric() || "._,:=/+@%-~[]".contains(c);
     v.get_ref()
         .iter()
         .map(|p| {
             let s = p.get_ref();
-            if s.is_empty() || !s.chars().all(ok) {
+            if !crate::disk::boot::config::is_plain_param(s) {
                 return Err(src
                     .error(p.span(), format!("kernel parameter {s:?} is not one plain word"))
                     .with_hint("write one parameter per string, e.g. kernel_cmdline = [\"quiet\", \"net.ifnames=0\"]; letters, digits and ._,:=/+@%-~[] only"));

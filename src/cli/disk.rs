@@ -53,13 +53,14 @@ fn parse_boot(s: &str) -> Result<disk::BootMode, String> {
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
-    if let Some(p) = a.kernel_cmdline.iter().find(|p| {
-        p.is_empty()
-            || p.chars()
-                .any(|c| c.is_whitespace() || "'\"{};$#\\".contains(c))
-    }) {
+    if let Some(p) = a
+        .kernel_cmdline
+        .iter()
+        .find(|p| !crate::disk::boot::config::is_plain_param(p))
+    {
         return Err(crate::error::input(format!(
-            "--kernel-cmdline {p:?} is not one plain kernel parameter; pass one per flag"
+            "--kernel-cmdline {p:?} is not one plain kernel parameter (letters, digits and \
+             ._,:=/+@%-~[] only); pass one per flag"
         )));
     }
     if a.format != Format::Qcow2 && a.compression != Compression::None {

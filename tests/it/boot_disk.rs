@@ -251,6 +251,18 @@ fn a_boot_mode_the_image_cannot_have_exits_2_naming_what_to_add() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("grub-efi-amd64-bin"), "{}", stderr(&o));
+    // A kernel parameter that could break out of grub.cfg is refused, nothing stored.
+    let o = ws
+        .cb()
+        .args(["disk", "busybox-tiny:1", "--kernel-cmdline", "quiet}"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not one plain kernel parameter"),
+        "{}",
+        stderr(&o)
+    );
     // A bad mode is a usage error.
     let o = ws
         .cb()

@@ -364,6 +364,31 @@ fn bad_outputs() {
         18,
         &["invalid size \"2GB\"", "KiB, MiB, GiB"],
     );
+    let e = ws
+        .load_bp(&format!("{HEAD}[outputs]\nqcow2 = {{ boot = \"efi\" }}\n"))
+        .unwrap_err();
+    assert_err(
+        &e,
+        &ws.bp_path(),
+        8,
+        18,
+        &["unknown boot mode \"efi\"", "\"bios+uefi\"", "\"none\""],
+    );
+    let e = ws
+        .load_bp(&format!(
+            "{HEAD}[outputs]\nkernel_cmdline = [\"quiet\", \"a; reboot\"]\n"
+        ))
+        .unwrap_err();
+    assert_err(
+        &e,
+        &ws.bp_path(),
+        8,
+        28,
+        &[
+            "kernel parameter \"a; reboot\" is not one plain word",
+            "one parameter per string",
+        ],
+    );
 }
 
 #[test]

@@ -54,6 +54,15 @@ pub struct MenuInput<'a> {
     pub kernel_cmdline: &'a [String],
 }
 
+/// Whether `p` is one kernel parameter that is safe to write unquoted into grub.cfg's
+/// `linux` line: letters, digits and `._,:=/+@%-~[]` only. The blueprint's
+/// `kernel_cmdline` and `corebuild disk --kernel-cmdline` are both held to it.
+pub fn is_plain_param(p: &str) -> bool {
+    !p.is_empty()
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._,:=/+@%-~[]".contains(c))
+}
+
 /// The kernel command line of every entry.
 pub fn cmdline(ids: &DiskIds, extra: &[String]) -> String {
     let mut s = format!("root=PARTUUID={} ro {CONSOLES}", ids.partition_guid);
@@ -133,6 +142,21 @@ mod tests {
         assert!(cfg.contains("\tinitrd /boot/initrd.img-6.1.0-9-amd64\n"));
         assert_eq!(cfg.matches(&ids.filesystem_uuid.to_string()).count(), 2);
         assert!(early(&ids).contains(&format!("--fs-uuid --set=root {}", ids.filesystem_uuid)));
+    }
+
+    #[test]
+    fn only_plain_parameters_pass() {
+        for ok in [
+            "quiet",
+            "console=ttyS0,115200",
+            "root=PARTUUID=ab-cd",
+            "a.b[0]=~x",
+        ] {
+            assert!(is_plain_param(ok), "{ok}");
+        }
+        for bad in ["", "a b", "x'y", "}", "a;reboot", "$x", "a\nb", "\"q\""] {
+            assert!(!is_plain_param(bad), "{bad:?}");
+        }
     }
 
     #[test]
