@@ -64,8 +64,12 @@ pub fn failed(message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
-/// The class of an error: the first classified cause in its chain wins; an I/O error
-/// with no class is an environment failure; anything else is treated as bad input.
+/// The class of an error: the first classified cause in its chain wins; errors that can
+/// only come from what the user gave (a digest, TOML or JSON that does not parse, a
+/// hostile layer) are bad input; anything else, an I/O error or a protocol failure
+/// nobody classified (a registry without `Location`, a lost runc), is an environment
+/// failure: exit 3 says "retry or fix the machine", never "fix your blueprint" for a
+/// fault that is not in it.
 pub fn kind_of(err: &anyhow::Error) -> Kind {
     for cause in err.chain() {
         if let Some(c) = cause.downcast_ref::<Classified>() {
@@ -101,14 +105,19 @@ pub fn kind_of(err: &anyhow::Error) -> Kind {
         if cause.downcast_ref::<crate::tool::ToolError>().is_some() {
             return Kind::Environment;
         }
+        if is_parse_error(cause) {
+            return Kind::Input;
+        }
     }
-    if err
-        .chain()
-        .any(|c| c.downcast_ref::<std::io::Error>().is_some())
-    {
-        return Kind::Environment;
-    }
-    Kind::Input
+    Kind::Environment
+}
+
+/// Errors of parsing what the user handed us: a digest, a reference, TOML, JSON.
+fn is_parse_error(cause: &(dyn std::error::Error + 'static)) -> bool {
+    cause.is::<crate::digest::DigestParseError>()
+        || cause.is::<toml::de::Error>()
+        || cause.is::<serde_json::Error>()
+        || cause.is::<semver::Error>()
 }
 
 fn is_corrupt_data(a: &crate::layer::ApplyError) -> bool {
@@ -143,5 +152,24 @@ mod tests {
         assert_eq!(exit_code(&e), 3);
         assert_eq!(exit_code(&input("bad")), 2);
         assert_eq!(exit_code(&environment("no runc")), 3);
+    }
+
+    #[test]
+    fn unclassified_failures_are_the_environment() {
+        // A protocol failure nobody classified: retrying may help, the input cannot.
+        let e = anyhow::anyhow!("the registry gave no upload Location").context("publishing");
+        assert_eq!(exit_code(&e), 3);
+        let e = Err::<(), _>(anyhow::anyhow!("lost track of runc run x"))
+            .context("building layer 2")
+            .unwrap_err();
+        assert_eq!(exit_code(&e), 3);
+    }
+
+    #[test]
+    fn parse_errors_are_input() {
+        let e = "sha256:xyz".parse::<crate::digest::Digest>().unwrap_err();
+        assert_eq!(exit_code(&anyhow::Error::new(e).context("reading ref")), 2);
+        let e = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        assert_eq!(exit_code(&anyhow::Error::new(e)), 2);
     }
 }

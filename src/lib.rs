@@ -11,6 +11,7 @@ pub mod contract;
 pub mod digest;
 pub mod disk;
 pub mod error;
+pub mod failpoint;
 pub mod layer;
 pub mod notes;
 pub mod oci;

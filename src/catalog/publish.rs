@@ -199,6 +199,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
                         if !cat.has_blob(&req.name, &d)? {
                             cat.push_blob(&req.name, &d, size, &data)
                                 .with_context(|| format!("pushing blob {d} of {}", req.digest))?;
+                            crate::failpoint::hit("publish.blob");
                             n += 1;
                             bytes += size;
                         }
@@ -221,6 +222,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
 
     cat.put_manifest(&req.name, &req.digest.to_string(), &manifest)
         .with_context(|| format!("pushing manifest {}", req.digest))?;
+    crate::failpoint::hit("publish.manifest");
 
     // The artifacts about the image, each with the image as its subject.
     let mut artifacts = Vec::new();
@@ -265,6 +267,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     let attached = cat
         .attach(&req.name, &subject, &artifacts)
         .context("attaching the report, SBOM and provenance")?;
+    crate::failpoint::hit("publish.attached");
     outcome.artifacts = artifacts
         .iter()
         .zip(&attached)
@@ -297,6 +300,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
             log.last().map(|e| e.id.as_str()),
         );
         events::append(cat, &e)?;
+        crate::failpoint::hit("publish.event");
     }
     // The tag, last. Another publisher may have tagged the version meanwhile: never move
     // a tag that names another digest.
@@ -311,6 +315,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     }
     cat.put_manifest(&req.name, &req.version, &manifest)
         .with_context(|| format!("tagging {}:{}", req.name, req.version))?;
+    crate::failpoint::hit("publish.tagged");
     match cat.head_manifest(&req.name, &req.version)? {
         Some(d) if d == req.digest => Ok(outcome),
         other => Err(crate::error::environment(format!(

@@ -2,6 +2,7 @@
 
 use crate::build::import::{self, ImportOptions};
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::layer::Compression;
 use crate::oci::OciDir;
 use std::path::{Path, PathBuf};
@@ -93,7 +94,7 @@ pub fn run(store: &Path, c: Command) -> anyhow::Result<i32> {
             );
         }
         eprintln!("imported {}:{}", imported.name, imported.version);
-        println!("{}", imported.digest);
+        say!("{}", imported.digest);
     }
     Ok(0)
 }

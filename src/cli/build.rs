@@ -3,6 +3,7 @@
 use crate::blueprint::{self, LoadOptions};
 use crate::build::{self, BuildOptions};
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::oci::OciDir;
 use std::path::{Path, PathBuf};
 
@@ -71,9 +72,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                 outcome.base.reference
             );
         }
-        println!("built {} {}", outcome.tag, outcome.digest);
+        say!("built {} {}", outcome.tag, outcome.digest);
         for d in &disks {
-            println!(
+            say!(
                 "{} disk {} ({}, virtual {}) tagged {}",
                 d.format.as_str(),
                 d.digest,
@@ -83,7 +84,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             );
         }
         if let Some(out) = &outcome.out {
-            println!(
+            say!(
                 "wrote OCI layout {} (tags {} and {})",
                 out.display(),
                 outcome.version,

@@ -3,6 +3,7 @@
 
 use crate::catalog::{self, Catalog, CatalogRef, OpenOptions, State, DEFAULT_CATALOG};
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::digest::Digest;
 use std::io::Write;
 
@@ -93,7 +94,7 @@ fn list(a: ListArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if states.is_empty() {
-        println!("no releases in {}", cat.location());
+        say!("no releases in {}", cat.location());
     }
     for s in &states {
         print_state(s);
@@ -102,12 +103,12 @@ fn list(a: ListArgs) -> anyhow::Result<i32> {
 }
 
 fn print_state(s: &State) {
-    println!("{}", s.name);
+    say!("{}", s.name);
     if s.releases.is_empty() {
-        println!("  (no releases)");
+        say!("  (no releases)");
     }
     for r in &s.releases {
-        println!(
+        say!(
             "  {:<12} {:<12} released {}  support until {}  {}{}",
             r.version,
             r.status.to_string(),
@@ -123,8 +124,8 @@ fn print_state(s: &State) {
     }
     for ch in &s.channels {
         match (&ch.version, &ch.digest) {
-            (Some(v), Some(d)) => println!("  @{:<11} -> {v} ({d})", ch.name),
-            _ => println!("  @{:<11} -> (empty)", ch.name),
+            (Some(v), Some(d)) => say!("  @{:<11} -> {v} ({d})", ch.name),
+            _ => say!("  @{:<11} -> (empty)", ch.name),
         }
     }
 }
@@ -142,7 +143,7 @@ fn resolve(a: ResolveArgs) -> anyhow::Result<i32> {
     if a.json {
         output::json(&r)?;
     } else {
-        println!("{}", r.pinned);
+        say!("{}", r.pinned);
     }
     Ok(0)
 }
@@ -170,7 +171,7 @@ fn artifacts(a: ArtifactsArgs) -> anyhow::Result<i32> {
         return Ok(0);
     }
     for d in &found {
-        println!(
+        say!(
             "{}  {}",
             d.digest(),
             d.artifact_type()

@@ -36,7 +36,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     if a.json {
         output::json(&d)?;
     } else {
-        print!("{}", render_diff::render(&d));
+        crate::cli::output::text(&render_diff::render(&d));
     }
     Ok(0)
 }

@@ -4,6 +4,7 @@
 //! artifact beside the image, and optionally copy it out.
 
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::disk::{self, Compression, DiskSize, ExportOptions, Format};
 use crate::oci::{ImageRef, OciDir};
 use std::path::{Path, PathBuf};
@@ -98,7 +99,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         v["out"] = serde_json::json!(a.out);
         output::json(&v)?;
     } else {
-        println!(
+        say!(
             "{} {} disk of {}: {} ({}){}",
             if report.reused { "stored" } else { "made" },
             report.format.as_str(),
@@ -110,7 +111,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                 .map(|o| format!(", written to {}", o.display()))
                 .unwrap_or_default()
         );
-        println!(
+        say!(
             "  virtual size {}, artifact {} tagged {}",
             output::size(report.size),
             report.artifact,

@@ -1,6 +1,7 @@
 //! `corebuild fsck`: verify the store; exit 1 when a problem is found.
 
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::oci::OciDir;
 use std::path::Path;
 
@@ -17,9 +18,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         output::json(&report)?;
     } else {
         for p in &report.problems {
-            println!("{}: {}", p.object, p.problem);
+            say!("{}: {}", p.object, p.problem);
         }
-        println!(
+        say!(
             "{} blobs, {} references checked, {} problems",
             report.blobs_checked,
             report.references_checked,

@@ -1,6 +1,7 @@
 //! `corebuild inspect REF` and `corebuild images`: what is in the store.
 
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::digest::Digest;
 use crate::oci::{ImageRef, OciDir};
 use std::path::Path;
@@ -38,8 +39,8 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         }))?;
         return Ok(0);
     }
-    println!("{}  {}", a.reference, img.digest);
-    println!(
+    say!("{}  {}", a.reference, img.digest);
+    say!(
         "  platform: {}/{}   created: {}",
         img.config.os(),
         img.config.architecture(),
@@ -47,21 +48,21 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     );
     if let Some(c) = img.config.config() {
         if let Some(e) = c.entrypoint() {
-            println!("  entrypoint: {e:?}");
+            say!("  entrypoint: {e:?}");
         }
         if let Some(cmd) = c.cmd() {
-            println!("  cmd: {cmd:?}");
+            say!("  cmd: {cmd:?}");
         }
         if let Some(u) = c.user() {
-            println!("  user: {u}");
+            say!("  user: {u}");
         }
         for e in c.env().iter().flatten() {
-            println!("  env: {e}");
+            say!("  env: {e}");
         }
         let mut labels: Vec<_> = c.labels().iter().flatten().collect();
         labels.sort();
         for (k, v) in labels {
-            println!("  label: {k}={v}");
+            say!("  label: {k}={v}");
         }
     }
     let diff_ids = img.config.rootfs().diff_ids();
@@ -70,13 +71,13 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         .iter()
         .filter(|h| !h.empty_layer().unwrap_or(false))
         .collect();
-    println!("  layers:");
+    say!("  layers:");
     for (i, l) in img.manifest.layers().iter().enumerate() {
         let by = history
             .get(i)
             .and_then(|h| h.created_by().clone())
             .unwrap_or_default();
-        println!(
+        say!(
             "    {i}: {} {:>10}  diff_id {}  {}",
             l.digest(),
             output::size(l.size()),
@@ -103,7 +104,7 @@ pub fn images(store: &Path, a: ImagesArgs) -> anyhow::Result<i32> {
         output::json(&v)?;
     } else {
         for (t, d, _) in rows {
-            println!(
+            say!(
                 "{t}\t{}",
                 d.map(|d| d.to_string()).unwrap_or_else(|e| e.to_string())
             );

@@ -3,6 +3,7 @@
 use crate::blueprint::{self, LoadOptions, LockedBase};
 use crate::build::{self, base, BuildOptions};
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::oci::OciDir;
 use std::path::{Path, PathBuf};
 
@@ -80,7 +81,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             })).collect::<Vec<_>>(),
         }))?;
     } else {
-        println!(
+        say!(
             "{} {}: base {} = {}",
             if changed { "wrote" } else { "unchanged" },
             path.display(),

@@ -2,8 +2,24 @@
 
 use serde::Serialize;
 
+/// `println!` that never panics: when stdout is gone (`corebuild … | head`) the line is
+/// dropped; the work is done and the exit code still says how it went.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
+/// Prints `text` as it is (it ends with its own newline), like [`say!`].
+pub fn text(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    say!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 use crate::catalog::{self, CatalogRef, LifecycleOutcome};
 use crate::cli::catalog::CatalogArgs;
 use crate::cli::output;
+use crate::cli::output::say;
 
 #[derive(Debug, clap::Args)]
 pub struct PromoteArgs {
@@ -58,9 +59,9 @@ fn report(o: &LifecycleOutcome, json: bool, done: String) -> anyhow::Result<i32>
     if json {
         output::json(o)?;
     } else if o.event.is_none() {
-        println!("{done} already (nothing to do)");
+        say!("{done} already (nothing to do)");
     } else {
-        println!("{done}");
+        say!("{done}");
     }
     Ok(0)
 }

@@ -5,6 +5,7 @@ use crate::build::{self, BuildOptions};
 use crate::catalog::{self, PublishRequest};
 use crate::cli::catalog::CatalogArgs;
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::oci::{ImageRef, OciDir};
 use std::path::{Path, PathBuf};
 
@@ -107,9 +108,11 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     if a.json {
         output::json(&outcome)?;
     } else if outcome.already_published {
-        println!(
+        say!(
             "{}:{} is already published as {} (nothing to do)",
-            outcome.name, outcome.version, outcome.digest
+            outcome.name,
+            outcome.version,
+            outcome.digest
         );
     } else {
         eprintln!(
@@ -118,9 +121,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             output::size(outcome.bytes_pushed),
             outcome.artifacts.len()
         );
-        println!(
+        say!(
             "published {}:{} {} at {}",
-            outcome.name, outcome.version, outcome.digest, outcome.reference
+            outcome.name,
+            outcome.version,
+            outcome.digest,
+            outcome.reference
         );
     }
     Ok(0)

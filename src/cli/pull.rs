@@ -3,6 +3,7 @@
 use crate::catalog::{self, CatalogRef};
 use crate::cli::catalog::CatalogArgs;
 use crate::cli::output;
+use crate::cli::output::say;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
@@ -30,7 +31,7 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     if a.json {
         output::json(&o)?;
     } else {
-        println!(
+        say!(
             "pulled {} into {} (tags {})",
             o.resolved.pinned,
             o.out.display(),

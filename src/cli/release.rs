@@ -5,6 +5,7 @@
 use crate::blueprint::{self, LoadOptions};
 use crate::cli::catalog::CatalogArgs;
 use crate::cli::output;
+use crate::cli::output::say;
 use crate::oci::OciDir;
 use crate::pipeline::{self, Progress, ReleaseOptions, ReleaseSummary, Stage};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -121,7 +122,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     match result {
         Ok(()) => {
             if !a.json {
-                println!(
+                say!(
                     "released {}:{} {}",
                     summary.name,
                     summary.version,
@@ -132,13 +133,13 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                         .unwrap_or_default()
                 );
                 if let Some(r) = &summary.reference {
-                    println!("  pull: {r}");
+                    say!("  pull: {r}");
                 }
                 if let (Some(r), Some(t)) = (&summary.release_notes, &summary.technical_notes) {
-                    println!("  notes: {}\n         {}", r.display(), t.display());
+                    say!("  notes: {}\n         {}", r.display(), t.display());
                 }
                 if let Some(c) = &summary.channel {
-                    println!("  channel: {c}");
+                    say!("  channel: {c}");
                 }
             }
             Ok(0)

@@ -2,6 +2,7 @@
 
 use crate::blueprint::{self, LoadOptions};
 use crate::build::{self, BuildOptions};
+use crate::cli::output::say;
 use crate::contract::{self, testing, TestOptions};
 use crate::disk::qemu::{Accel, BootOptions};
 use crate::oci::{ImageRef, OciDir};
@@ -106,9 +107,9 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         crate::oci::write_atomic(j, report.to_junit().as_bytes())?;
     }
     if a.json {
-        println!("{}", report.to_json());
+        say!("{}", report.to_json());
     } else {
-        print!("{}", report.to_text());
+        crate::cli::output::text(&report.to_text());
     }
     Ok(report.exit_code())
 }

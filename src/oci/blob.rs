@@ -41,7 +41,9 @@ impl BlobWriter {
             return Ok((digest, size));
         }
         set_read_only(self.tmp.path())?;
+        crate::failpoint::hit("blob.persist");
         self.tmp.persist(&dest).map_err(|e| e.error)?;
+        crate::failpoint::hit("blob.persisted");
         File::open(&self.blob_dir)?.sync_all()?;
         Ok((digest, size))
     }
@@ -54,6 +56,7 @@ fn set_read_only(path: &Path) -> io::Result<()> {
 
 impl Write for BlobWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        crate::failpoint::hit("blob.write");
         self.out.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {

@@ -257,6 +257,7 @@ impl OciDir {
             fs::copy(&from, &tmp)
                 .with_context(|| format!("copying blob {digest} from {}", src.root.display()))?;
             File::open(&tmp)?.sync_all()?;
+            crate::failpoint::hit("blob.link");
             fs::rename(&tmp, &dest)?;
         }
         Ok(())
@@ -305,7 +306,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.as_file().sync_all()?;
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))?;
+    crate::failpoint::hit("atomic.persist");
     tmp.persist(path).map_err(|e| e.error)?;
+    crate::failpoint::hit("atomic.persisted");
     File::open(dir)?.sync_all()?;
     Ok(())
 }
