@@ -6,7 +6,9 @@
 //! declared version decides (a rerun at the same version supersedes an older run, in
 //! either direction). Results for other versions never count: a suite bumped since the
 //! run is `Outdated`. A run that skipped every test of a suite verified nothing and does
-//! not pass it (`Unverified`). With no suites declared, at least one stored report is still
+//! not pass it (`Unverified`); a run that skipped *some* passes, but the verdict names
+//! every skipped test (`skipped`), in its text and its JSON, so that a skip is never
+//! mistaken for a pass. With no suites declared, at least one stored report is still
 //! required, so nothing reaches the catalog untested.
 
 use super::report::ContractReport;
@@ -33,6 +35,8 @@ pub struct SuiteVerdict {
     /// The version the blueprint declares (the suite file's current version).
     pub version: semver::Version,
     pub status: GateStatus,
+    /// Tests the deciding run skipped, `name (reason)`: they verified nothing.
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -60,6 +64,15 @@ impl GateVerdict {
         self.reports > 0 && self.suites.iter().all(|s| s.status == GateStatus::Passed)
     }
 
+    /// Every skipped test of a passed suite, `suite: test (reason)`.
+    pub fn skipped(&self) -> Vec<String> {
+        self.suites
+            .iter()
+            .filter(|s| s.status == GateStatus::Passed)
+            .flat_map(|s| s.skipped.iter().map(move |t| format!("{}: {t}", s.name)))
+            .collect()
+    }
+
     /// `Ok` when passed; otherwise a "failed" error (exit 1) that names every suite
     /// that is missing, failed or outdated.
     pub fn check(&self) -> Result<()> {
@@ -74,12 +87,22 @@ impl GateVerdict {
 impl fmt::Display for GateVerdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.passed() {
-            return write!(
+            write!(
                 f,
                 "gate passed for {}: {} suites passed",
                 self.candidate,
                 self.suites.len()
-            );
+            )?;
+            let skipped = self.skipped();
+            if !skipped.is_empty() {
+                write!(
+                    f,
+                    "; {} tests skipped, which verified nothing: {}",
+                    skipped.len(),
+                    skipped.join(", ")
+                )?;
+            }
+            return Ok(());
         }
         write!(f, "gate refused {}", self.candidate)?;
         if self.reports == 0 {
@@ -138,8 +161,10 @@ pub fn decide(
                 .filter(|s| s.name == d.name);
             let mut tested = Vec::new();
             let mut status = None;
+            let mut skipped = Vec::new();
             for s in runs {
                 if s.version == d.version {
+                    skipped = s.skipped();
                     let bad = s.not_passed();
                     status = Some(if !bad.is_empty() {
                         GateStatus::Failed { tests: bad }
@@ -165,6 +190,7 @@ pub fn decide(
                 name: d.name.clone(),
                 version: d.version.clone(),
                 status,
+                skipped,
             }
         })
         .collect();

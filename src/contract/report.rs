@@ -138,6 +138,17 @@ impl SuiteReport {
         Summary::of(&self.results)
     }
 
+    /// The tests that were skipped, `name (reason)`, in suite order: each verified nothing.
+    pub fn skipped(&self) -> Vec<String> {
+        self.results
+            .iter()
+            .filter_map(|r| match &r.outcome {
+                Outcome::Skipped { reason } => Some(format!("{} ({reason})", r.name)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Names of the tests that failed or errored, in suite order.
     pub fn not_passed(&self) -> Vec<String> {
         self.results

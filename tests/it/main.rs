@@ -7,6 +7,7 @@ mod build;
 mod catalog;
 mod contract;
 mod core_vm;
+mod crash;
 mod determinism;
 mod diff;
 mod disk;
