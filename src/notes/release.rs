@@ -172,9 +172,11 @@ pub fn render(f: &ReleaseFacts) -> String {
     }
 
     let _ = writeln!(s, "## Service contract\n");
+    let skips = f.report.suites.iter().any(|r| !r.skipped().is_empty());
     let _ = writeln!(
         s,
-        "This release passed every test of these suites (contract report for `{}`):\n",
+        "This release passed every test {}of these suites (contract report for `{}`):\n",
+        if skips { "it ran " } else { "" },
         f.report.candidate
     );
     for r in &f.report.suites {
@@ -185,6 +187,9 @@ pub fn render(f: &ReleaseFacts) -> String {
             r.version,
             r.results.len()
         );
+        for t in r.skipped() {
+            let _ = writeln!(s, "  - skipped, so not verified: {t}");
+        }
     }
     let _ = writeln!(
         s,

@@ -197,6 +197,24 @@ fn release_notes_snapshot() {
 }
 
 #[test]
+fn release_notes_name_skipped_tests() {
+    let mut f = facts();
+    f.report.suites[0].results[1].outcome = Outcome::Skipped {
+        reason: "no mode check on this runtime".into(),
+    };
+    let a = release::render(&f);
+    assert!(
+        a.contains("passed every test it ran of these suites"),
+        "{a}"
+    );
+    assert!(
+        a.contains("  - skipped, so not verified: passwd has root (no mode check on this runtime)"),
+        "{a}"
+    );
+    assert!(release::render(&facts()).contains("passed every test of these suites"));
+}
+
+#[test]
 fn technical_notes_snapshot() {
     let t = technical::render(&facts());
     assert!(t.contains("(regression test for BUG-7)"));

@@ -250,6 +250,30 @@ fn all_skipped_verifies_nothing() {
 }
 
 #[test]
+fn some_skipped_passes_but_names_every_skip() {
+    let (_t, s, cand) = setup();
+    let skip = Outcome::Skipped {
+        reason: "no disk".into(),
+    };
+    store(
+        &s,
+        &cand,
+        vec![suite("boot", "1.0.0", &[Outcome::Passed, skip])],
+    );
+    let v = gate(&s, &cand, &[suite_ref("boot", "1.0.0")]).unwrap();
+    assert!(v.passed());
+    assert_eq!(v.suites[0].skipped, vec!["t1 (no disk)".to_string()]);
+    assert_eq!(v.skipped(), vec!["boot: t1 (no disk)".to_string()]);
+    let text = v.to_string();
+    assert!(
+        text.contains("1 tests skipped, which verified nothing: boot: t1 (no disk)"),
+        "{text}"
+    );
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(json["suites"][0]["skipped"][0], "t1 (no disk)");
+}
+
+#[test]
 fn no_suites_declared_still_needs_a_report() {
     let (_t, s, cand) = setup();
     let v = gate(&s, &cand, &[]).unwrap();
