@@ -7,8 +7,10 @@
 use crate::contract::{CommandOutput, CommandSpec, Executor, ServiceOutput, ServiceSpec};
 use crate::runtime::{self, CliRuntime, OciRuntime, RunSpec, ScratchOverlay};
 use anyhow::{Context, Result};
+use rustix::process::{Pid, PidfdFlags};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -116,15 +118,10 @@ impl RuntimeExecutor {
         let mut container = None;
         while Instant::now() < deadline && !runner.is_finished() {
             if container.is_none() {
-                // `runc list` can fail while another container is being deleted
-                // (its state dir vanishes mid-listing): try again on the next round.
-                container = self.rt.list().ok().and_then(|list| {
-                    list.into_iter()
-                        .find(|c| c.rootfs == rootfs_str && c.status == "running" && c.pid > 0)
-                });
+                container = self.pin_container(&rootfs_str);
             }
-            if let Some(c) = &container {
-                match probe_in_netns(c.pid, svc) {
+            if let Some((_, pidfd)) = &container {
+                match probe_in_netns(pidfd, svc) {
                     Ok(status) => {
                         result = ServiceOutput {
                             ready: true,
@@ -149,24 +146,46 @@ impl RuntimeExecutor {
         if container.is_none() && runner.is_finished() {
             result.detail = "the service exited before it could be probed".to_string();
         }
-        if let Some(c) = container {
-            let _ = self.rt.kill(&c.id, "KILL");
+        if let Some((id, _)) = container {
+            let _ = self.rt.kill(&id, "KILL");
         }
         Ok(result)
     }
+
+    /// The running container over `rootfs`: its id and a pidfd of its init. The pidfd is
+    /// opened first and the pid checked against a fresh listing after, so it names that
+    /// very process: a pid read earlier may by now belong to another (a host process,
+    /// whose network namespace the probe must never join), a pidfd cannot be recycled.
+    fn pin_container(&self, rootfs: &str) -> Option<(String, OwnedFd)> {
+        let running = || {
+            // `runc list` can fail while another container is being deleted (its state
+            // dir vanishes mid-listing): the caller tries again on the next round.
+            self.rt.list().ok().and_then(|list| {
+                list.into_iter()
+                    .find(|c| c.rootfs == rootfs && c.status == "running" && c.pid > 0)
+            })
+        };
+        let c = running()?;
+        let pid = Pid::from_raw(i32::try_from(c.pid).ok()?)?;
+        let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok()?;
+        let again = running()?;
+        (again.id == c.id && again.pid == c.pid).then_some((c.id, pidfd))
+    }
 }
 
-/// Connects to 127.0.0.1:port inside the network namespace of `pid` (and sends an HTTP
-/// GET when asked), from a thread that joins that namespace and then ends.
-fn probe_in_netns(pid: i64, svc: &ServiceSpec) -> Result<Option<u16>> {
-    let ns_path = format!("/proc/{pid}/ns/net");
+/// Connects to 127.0.0.1:port inside the network namespace of the process `pidfd` names
+/// (and sends an HTTP GET when asked), from a thread that joins that namespace and then
+/// ends. A process that has exited fails the join; it is never mistaken for another.
+fn probe_in_netns(pidfd: &OwnedFd, svc: &ServiceSpec) -> Result<Option<u16>> {
     let port = svc.port;
     let http = svc.http.clone();
+    let pidfd = pidfd
+        .try_clone()
+        .context("duplicating the service's pidfd")?;
     std::thread::spawn(move || -> Result<Option<u16>> {
-        let ns = std::fs::File::open(&ns_path).with_context(|| format!("opening {ns_path}"))?;
-        rustix::thread::move_into_link_name_space(
-            std::os::fd::AsFd::as_fd(&ns),
-            Some(rustix::thread::LinkNameSpaceType::Network),
+        rustix::thread::move_into_thread_name_spaces(
+            pidfd.as_fd(),
+            rustix::thread::ThreadNameSpaceType::NETWORK,
         )
         .context("joining the service's network namespace")?;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -203,4 +222,47 @@ fn probe_in_netns(pid: i64, svc: &ServiceSpec) -> Result<Option<u16>> {
     })
     .join()
     .expect("probe thread panicked")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(port: u16) -> ServiceSpec {
+        ServiceSpec {
+            argv: vec![],
+            port,
+            http: None,
+            ready_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// A server on the host's loopback, which a probe must never reach through a pid
+    /// that outlived its container.
+    fn host_server() -> (std::net::TcpListener, u16) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        (l, port)
+    }
+
+    #[test]
+    fn a_probe_through_the_pidfd_of_an_exited_process_fails_and_reaches_nothing() {
+        let (_server, port) = host_server();
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = Pid::from_raw(child.id() as i32).unwrap();
+        let pidfd = rustix::process::pidfd_open(pid, PidfdFlags::empty()).unwrap();
+        child.wait().unwrap();
+        // The pid is free for reuse now; the pidfd still names the dead process.
+        let err = probe_in_netns(&pidfd, &spec(port)).unwrap_err();
+        assert!(format!("{err:#}").contains("network namespace"), "{err:#}");
+    }
+
+    #[test]
+    fn a_probe_through_a_live_pidfd_joins_that_process_namespace() {
+        // Our own process: same namespace as the server, so the probe connects.
+        let (_server, port) = host_server();
+        let me = rustix::process::getpid();
+        let pidfd = rustix::process::pidfd_open(me, PidfdFlags::empty()).unwrap();
+        assert_eq!(probe_in_netns(&pidfd, &spec(port)).unwrap(), None);
+    }
 }
