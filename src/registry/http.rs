@@ -9,7 +9,6 @@
 use super::auth::{self, Credentials};
 use anyhow::Result;
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -42,7 +41,7 @@ pub enum Body<'a> {
     Bytes(&'a [u8]),
     Stream {
         len: u64,
-        open: &'a (dyn Fn() -> Result<Box<dyn Read + Send + 'a>> + Sync),
+        open: &'a super::OpenBlob<'a>,
     },
 }
 
