@@ -1,12 +1,17 @@
 //! HTTP to a registry: one blocking client (ureq, rustls) with authentication on 401
 //! (Basic, or a Bearer token from the challenge's realm) and bounded retries.
 //!
-//! Retries happen only for idempotent work, on 408, 429, 5xx and dropped connections,
+//! Retries happen only for idempotent work, on 429, 5xx and dropped connections,
 //! with exponential backoff and jitter, honouring `Retry-After`, and never past the
-//! policy's total time. A 4xx answer (a digest or manifest rejection, an unknown name)
-//! is returned to the caller, never retried.
+//! policy's total time. A 4xx answer other than 429 (a digest or manifest rejection, an
+//! unknown name, a 408) is returned to the caller, never retried.
+//!
+//! Credentials are attached only to requests for the registry's own origin
+//! ([`super::origin`]); ureq never carries `Authorization` across a redirect.
 
 use super::auth::{self, Credentials};
+use super::limits::{read_capped_attempt, JSON_LIMIT};
+use super::origin::{self, Origin};
 use anyhow::Result;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -67,6 +72,8 @@ pub struct Http {
     /// `http://host:port` or `https://host`.
     pub base: String,
     pub host: String,
+    /// The registry's origin: the only one credentials go to.
+    pub origin: Origin,
     creds: Option<Credentials>,
     /// The `Authorization` header that last worked, per repository (`""` for the registry).
     auth: Mutex<HashMap<String, String>>,
@@ -74,7 +81,7 @@ pub struct Http {
 }
 
 fn is_retryable(status: u16) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status)
+    status == 429 || (500..=599).contains(&status)
 }
 
 fn retry_after(resp: &ureq::Response) -> Option<Duration> {
@@ -84,32 +91,56 @@ fn retry_after(resp: &ureq::Response) -> Option<Duration> {
 }
 
 impl Http {
-    pub fn new(host: &str, insecure: bool, retry: RetryPolicy) -> Result<Self> {
+    pub fn new(
+        host: &str,
+        insecure: bool,
+        retry: RetryPolicy,
+        creds: Option<Credentials>,
+    ) -> Result<Self> {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout_read(Duration::from_secs(60))
             .timeout_write(Duration::from_secs(60))
             .max_idle_connections_per_host(8)
+            .redirect_auth_headers(ureq::RedirectAuthHeaders::Never)
             .user_agent(concat!("corebuild/", env!("CARGO_PKG_VERSION")))
             .build();
         let scheme = if insecure { "http" } else { "https" };
+        let base = format!("{scheme}://{host}");
+        let origin = Origin::of(&base).ok_or_else(|| {
+            crate::error::input(format!("{host:?} is not a registry host (NAME[:PORT])"))
+        })?;
         Ok(Http {
             agent,
-            base: format!("{scheme}://{host}"),
+            base,
             host: host.to_string(),
-            creds: auth::credentials_for(host)?,
+            origin,
+            creds,
             auth: Mutex::new(HashMap::new()),
             retry,
         })
     }
 
-    /// An absolute URL for a path (`/v2/…`) or a `Location` the registry gave.
-    pub fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
-            path_or_url.to_string()
-        } else {
-            format!("{}{path_or_url}", self.base)
-        }
+    /// The absolute URL of one of our paths (`/v2/…`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The absolute URL of an upload `Location` the registry gave, if we may go there.
+    pub fn location(&self, loc: &str, what: &str) -> Result<String> {
+        origin::location(&self.origin, loc)
+            .map_err(|e| crate::error::environment(format!("{what} at {}: {e}", self.host)))
+    }
+
+    /// The absolute URL of a pagination `Link` the registry gave, if we may go there.
+    pub fn link(&self, link: &str, what: &str) -> Result<String> {
+        origin::link(&self.origin, link)
+            .map_err(|e| crate::error::environment(format!("{what} at {}: {e}", self.host)))
+    }
+
+    /// Whether `url` is on the registry's own origin (where credentials may go).
+    fn is_own(&self, url: &str) -> bool {
+        Origin::of(url).as_ref() == Some(&self.origin)
     }
 
     /// Runs `f` until it succeeds, fails for good, or the policy's time or attempts run out.
@@ -156,14 +187,23 @@ impl Http {
         body: &Body<'_>,
         scope_repo: &str,
     ) -> Result<ureq::Response, Attempt> {
-        let cached = self
-            .auth
-            .lock()
-            .expect("auth lock")
-            .get(scope_repo)
-            .cloned();
+        let own = self.is_own(url);
+        let cached = own
+            .then(|| {
+                self.auth
+                    .lock()
+                    .expect("auth lock")
+                    .get(scope_repo)
+                    .cloned()
+            })
+            .flatten();
         let resp = self.send(method, url, headers, body, cached.as_deref())?;
-        let resp = if resp.status() == 401 {
+        let resp = if resp.status() == 401 && !own {
+            return Err(Attempt::Fatal(crate::error::environment(format!(
+                "{method} {url} asks for credentials; they are only sent to {}",
+                self.base
+            ))));
+        } else if resp.status() == 401 {
             let header = resp.header("WWW-Authenticate").unwrap_or("").to_string();
             let value = self.authenticate(&header, url)?;
             let r = self.send(method, url, headers, body, Some(&value))?;
@@ -195,7 +235,11 @@ impl Http {
         body: &Body<'_>,
         scope_repo: &str,
     ) -> Result<ureq::Response> {
-        let url = self.url(path);
+        let url = if path.starts_with('/') {
+            self.url(path)
+        } else {
+            path.to_string()
+        };
         self.retrying(&format!("{method} {path}"), || {
             self.once(method, &url, headers, body, scope_repo)
         })
@@ -274,6 +318,9 @@ impl Http {
                         "{url}: Bearer challenge without a realm"
                     )))
                 })?;
+                origin::realm(&self.origin, realm).map_err(|e| {
+                    Attempt::Fatal(crate::error::environment(format!("{}: {e}", self.host)))
+                })?;
                 let mut q = Vec::new();
                 if let Some(s) = c.params.get("service") {
                     q.push(format!("service={}", auth::query_escape(s)));
@@ -304,7 +351,9 @@ impl Http {
                     token: Option<String>,
                     access_token: Option<String>,
                 }
-                let t: Token = resp.into_json().map_err(|e| {
+                let what = format!("the answer of token service {realm}");
+                let bytes = read_capped_attempt(resp, JSON_LIMIT, &what)?;
+                let t: Token = serde_json::from_slice(&bytes).map_err(|e| {
                     Attempt::Fatal(crate::error::environment(format!(
                         "token service {realm}: bad answer: {e}"
                     )))
@@ -362,6 +411,7 @@ mod tests {
                 max_delay: Duration::from_millis(5),
                 max_attempts: 5,
             },
+            None,
         )
         .unwrap()
     }

@@ -7,10 +7,16 @@
 //! Blocking API; see runbook/decisions/0009-registry-client.md for what it is built on.
 
 mod auth;
+#[cfg(test)]
+mod fake;
 mod http;
 mod limits;
+mod origin;
 mod pages;
+#[cfg(test)]
+mod tests;
 
+pub use auth::Credentials;
 pub use http::RetryPolicy;
 pub use limits::{JSON_LIMIT, MANIFEST_LIMIT, MAX_LISTED, MAX_PAGES};
 
@@ -57,13 +63,24 @@ pub fn is_loopback(host: &str) -> bool {
 impl Client {
     /// A client for `host`; `insecure` (plain HTTP) only for a loopback host.
     pub fn new(host: &str, insecure: bool, retry: RetryPolicy) -> Result<Self> {
+        let creds = auth::credentials_for(host)?;
+        Self::with_credentials(host, insecure, retry, creds)
+    }
+
+    /// A client with the given credentials instead of those of the Docker config.
+    pub fn with_credentials(
+        host: &str,
+        insecure: bool,
+        retry: RetryPolicy,
+        creds: Option<Credentials>,
+    ) -> Result<Self> {
         if insecure && !is_loopback(host) {
             return Err(crate::error::input(format!(
                 "--insecure (plain HTTP) is only allowed for a loopback registry, not {host}"
             )));
         }
         Ok(Client {
-            http: Http::new(host, insecure, retry)?,
+            http: Http::new(host, insecure, retry, creds)?,
         })
     }
 
@@ -125,7 +142,9 @@ impl Client {
                 })?
                 .to_string();
             let sep = if location.contains('?') { '&' } else { '?' };
-            let url = self.http.url(&format!("{location}{sep}digest={digest}"));
+            let url = self
+                .http
+                .location(&format!("{location}{sep}digest={digest}"), &what)?;
             let put = self.http.once(
                 "PUT",
                 &url,
@@ -388,21 +407,5 @@ fn read_verified<R: Read, W: Write>(
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn insecure_only_on_loopback() {
-        for h in ["127.0.0.1:5000", "localhost:1", "[::1]:5000", "127.1.2.3"] {
-            assert!(is_loopback(h), "{h}");
-        }
-        for h in ["example.com", "10.0.0.1:5000", "registry:5000"] {
-            assert!(!is_loopback(h), "{h}");
-        }
-        assert!(Client::new("example.com", true, RetryPolicy::default()).is_err());
     }
 }
