@@ -15,6 +15,7 @@ mod origin;
 mod pages;
 #[cfg(test)]
 mod tests;
+mod token;
 
 pub use auth::Credentials;
 pub use http::RetryPolicy;
