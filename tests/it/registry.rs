@@ -223,7 +223,7 @@ impl FaultProxy {
                     (f.drop, Action::Drop),
                     (f.error_500, Action::Error500),
                     (f.too_many, Action::TooMany),
-                    (f.bad_gateway, Action::BadGateway(roll % 2 == 0)),
+                    (f.bad_gateway, Action::BadGateway(roll.is_multiple_of(2))),
                     (f.truncate, Action::Truncate),
                 ] {
                     edge += share;
