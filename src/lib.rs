@@ -17,6 +17,7 @@ pub mod notes;
 pub mod oci;
 pub mod pipeline;
 pub mod provenance;
+pub mod registry;
 pub mod runtime;
 pub mod sbom;
 pub mod tool;

@@ -33,6 +33,7 @@ mod resolve;
 mod spec;
 mod state;
 
+pub use crate::registry::RetryPolicy;
 pub use artifact::{read_artifact_layer, Artifact, ArtifactLayer, BlobData, FALLBACK_TAG_PREFIX};
 pub use events::{Event, EventKind, EVENT_MEDIA_TYPE, EVENT_TAG_PREFIX};
 pub use layout::LayoutCatalog;
@@ -41,7 +42,7 @@ pub use publish::{
     gate_without_blueprint, publish, PublishOutcome, PublishRequest, DISK_MEDIA_TYPE,
     PROVENANCE_MEDIA_TYPE, SBOM_MEDIA_TYPE,
 };
-pub use registry::{RegistryCatalog, RetryPolicy};
+pub use registry::RegistryCatalog;
 pub use resolve::{check_channel, list, pull, resolve, state, CatalogRef, PullOutcome, Resolved};
 pub use spec::{CatalogSpec, DEFAULT_CATALOG};
 pub use state::{Assignment, ChannelState, Release, State, Status};

@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// A workspace with the busybox base and the tiny-web project, ready to test versions.
-struct Project {
-    ws: Ws,
-    bp: PathBuf,
+pub struct Project {
+    pub ws: Ws,
+    pub bp: PathBuf,
 }
 
 impl Project {
-    fn new() -> Project {
+    pub fn new() -> Project {
         let ws = Ws::new();
         ws.tiny_base();
         let bp = ws.project_blueprint("tiny-web");
@@ -26,7 +26,7 @@ impl Project {
 
     /// Sets the blueprint's version (and page), runs the contract suites (which builds
     /// it and stores the report), and returns the candidate digest.
-    fn candidate(&self, version: &str, page: &str) -> String {
+    pub fn candidate(&self, version: &str, page: &str) -> String {
         let toml = std::fs::read_to_string(self.bp.join("blueprint.toml")).unwrap();
         let mut lines: Vec<String> = toml.lines().map(str::to_string).collect();
         for l in &mut lines {
@@ -42,7 +42,7 @@ impl Project {
         r["candidate"].as_str().unwrap().to_string()
     }
 
-    fn cb(&self, spec: &str) -> Command {
+    pub fn cb(&self, spec: &str) -> Command {
         let mut c = self.ws.cb();
         c.env("COREBUILD_CATALOG", spec)
             .env("COREBUILD_INSECURE", "1")
@@ -51,7 +51,7 @@ impl Project {
     }
 }
 
-fn json_of(o: &Output) -> Value {
+pub fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
@@ -421,6 +421,7 @@ fn publish_through_a_faulty_proxy_completes_with_the_same_digests() {
             drop: 80,
             error_500: 80,
             too_many: 30,
+            bad_gateway: 0,
             truncate: 40,
             max_faults: 40,
             bearer: None,
@@ -550,6 +551,42 @@ fn basic_auth_comes_from_the_docker_config() {
         resolve(&p, &spec, "tiny-web:1.0.0"),
         format!("tiny-web@{d1}")
     );
+}
+
+#[test]
+fn credentials_come_from_a_docker_credential_helper() {
+    let reg = Registry::start_with_auth("builder", "s3cret");
+    let p = Project::new();
+    let d1 = p.candidate("1.0.0", "one\n");
+    let bin = p.ws.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let helper = bin.join("docker-credential-cbtest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread -r host\n[ \"$host\" = \"{}\" ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\necho '{{\"Username\":\"builder\",\"Secret\":\"s3cret\"}}'\n",
+            reg.addr
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = p.ws.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), r#"{"credsStore":"cbtest"}"#).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let spec = reg.spec("core");
+    run_ok(
+        p.cb(&spec)
+            .env("PATH", &path)
+            .args(["publish", "tiny-web:1.0.0"]),
+    );
+    let o = run_ok(
+        p.cb(&spec)
+            .env("PATH", &path)
+            .args(["catalog", "resolve", "tiny-web:1.0.0"]),
+    );
+    assert_eq!(stdout(&o).trim(), format!("tiny-web@{d1}"));
 }
 
 #[test]

@@ -2,14 +2,15 @@
 //! own config file and storage directory, on 127.0.0.1 at a free port, stopped (by its
 //! pid, as our own child) when dropped. Optionally with htpasswd Basic auth. Also the
 //! fault proxy that sits in front of it: drops connections, answers 500 and 429
-//! (with Retry-After) on a seeded pseudo-random fraction of requests.
+//! (with Retry-After) on a seeded pseudo-random fraction of requests, and logs every
+//! request with the status it got.
 
 use crate::util::require;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub struct Registry {
@@ -129,6 +130,8 @@ pub struct Faults {
     pub error_500: u32,
     /// Answer 429 with `Retry-After: 1`.
     pub too_many: u32,
+    /// Answer 502 or 503 (alternately).
+    pub bad_gateway: u32,
     /// Forward, but cut the answer off halfway.
     pub truncate: u32,
     /// At most this many faults in all (bounded, so a run always ends).
@@ -145,6 +148,7 @@ impl Faults {
             drop: 0,
             error_500: 0,
             too_many: 0,
+            bad_gateway: 0,
             truncate: 0,
             max_faults: 0,
             bearer: None,
@@ -155,8 +159,17 @@ impl Faults {
 const TOKEN: &str = "test-token-4711";
 
 /// An in-process HTTP proxy in front of a registry, one request per connection.
+/// One request through the proxy: what was asked and what the client got (0: dropped).
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub method: String,
+    pub path: String,
+    pub status: u16,
+}
+
 pub struct FaultProxy {
     pub addr: String,
+    pub log: Arc<Mutex<Vec<Logged>>>,
     stop: Arc<AtomicBool>,
     pub faults: Arc<AtomicU64>,
     pub requests: Arc<AtomicU64>,
@@ -179,6 +192,7 @@ enum Action {
     Forward,
     Drop,
     Error500,
+    BadGateway(bool),
     TooMany,
     Truncate,
 }
@@ -190,8 +204,10 @@ impl FaultProxy {
         let stop = Arc::new(AtomicBool::new(false));
         let faults = Arc::new(AtomicU64::new(0));
         let requests = Arc::new(AtomicU64::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
         let upstream = upstream.to_string();
         let (stop2, faults2, requests2) = (stop.clone(), faults.clone(), requests.clone());
+        let log2 = log.clone();
         let thread = std::thread::spawn(move || {
             let mut rng = Rng(f.seed | 1);
             for conn in listener.incoming() {
@@ -207,6 +223,7 @@ impl FaultProxy {
                     (f.drop, Action::Drop),
                     (f.error_500, Action::Error500),
                     (f.too_many, Action::TooMany),
+                    (f.bad_gateway, Action::BadGateway(roll.is_multiple_of(2))),
                     (f.truncate, Action::Truncate),
                 ] {
                     edge += share;
@@ -224,13 +241,15 @@ impl FaultProxy {
                 }
                 let up = upstream.clone();
                 let bearer = f.bearer;
+                let log = log2.clone();
                 std::thread::spawn(move || {
-                    let _ = handle(conn, &up, action, bearer);
+                    let _ = handle(conn, &up, action, bearer, &log);
                 });
             }
         });
         FaultProxy {
             addr,
+            log,
             stop,
             faults,
             requests,
@@ -259,6 +278,7 @@ fn handle(
     upstream: &str,
     action: Action,
     bearer: Option<&str>,
+    log: &Mutex<Vec<Logged>>,
 ) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(30)))?;
     let mut reader = BufReader::new(client.try_clone()?);
@@ -292,6 +312,14 @@ fn handle(
     }
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body)?;
+    let mut words = request_line.split_whitespace();
+    let mut record = |status: u16| {
+        log.lock().unwrap().push(Logged {
+            method: words.next().unwrap_or("").to_string(),
+            path: words.next().unwrap_or("").to_string(),
+            status,
+        })
+    };
     if let Some(creds) = bearer {
         use base64::Engine as _;
         let basic = format!(
@@ -323,16 +351,32 @@ fn handle(
     }
     match action {
         Action::Drop => {
+            record(0);
             client.shutdown(Shutdown::Both)?;
             return Ok(());
         }
         Action::Error500 => {
+            record(500);
             client.write_all(
                 b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             )?;
             return Ok(());
         }
+        Action::BadGateway(first) => {
+            let line = if first {
+                "502 Bad Gateway"
+            } else {
+                "503 Service Unavailable"
+            };
+            record(line[..3].parse().unwrap());
+            client.write_all(
+                format!("HTTP/1.1 {line}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            )?;
+            return Ok(());
+        }
         Action::TooMany => {
+            record(429);
             client.write_all(
                 b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             )?;
@@ -346,6 +390,12 @@ fn handle(
     up.write_all(&body)?;
     let mut answer = Vec::new();
     up.read_to_end(&mut answer)?;
+    let status = std::str::from_utf8(&answer[..answer.len().min(12)])
+        .ok()
+        .and_then(|l| l.get(9..12))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    record(status);
     if matches!(action, Action::Truncate) && answer.len() > 1 {
         // Keep the head's promise of a body, but stop halfway through it.
         answer.truncate(answer.len() / 2);

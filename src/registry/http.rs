@@ -1,15 +1,18 @@
 //! HTTP to a registry: one blocking client (ureq, rustls) with authentication on 401
 //! (Basic, or a Bearer token from the challenge's realm) and bounded retries.
 //!
-//! Retries happen only for idempotent work, on 408, 429, 5xx and dropped connections,
+//! Retries happen only for idempotent work, on 429, 5xx and dropped connections,
 //! with exponential backoff and jitter, honouring `Retry-After`, and never past the
-//! policy's total time. A 4xx answer (a digest or manifest rejection, an unknown name)
-//! is returned to the caller, never retried.
+//! policy's total time. A 4xx answer other than 429 (a digest or manifest rejection, an
+//! unknown name, a 408) is returned to the caller, never retried.
+//!
+//! Credentials are attached only to requests for the registry's own origin
+//! ([`super::origin`]); ureq never carries `Authorization` across a redirect.
 
-use super::auth::{self, Credentials};
+use super::auth::Credentials;
+use super::origin::{self, Origin};
 use anyhow::Result;
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -42,7 +45,7 @@ pub enum Body<'a> {
     Bytes(&'a [u8]),
     Stream {
         len: u64,
-        open: &'a (dyn Fn() -> Result<Box<dyn Read + Send + 'a>> + Sync),
+        open: &'a super::OpenBlob<'a>,
     },
 }
 
@@ -68,14 +71,16 @@ pub struct Http {
     /// `http://host:port` or `https://host`.
     pub base: String,
     pub host: String,
-    creds: Option<Credentials>,
+    /// The registry's origin: the only one credentials go to.
+    pub origin: Origin,
+    pub(super) creds: Option<Credentials>,
     /// The `Authorization` header that last worked, per repository (`""` for the registry).
     auth: Mutex<HashMap<String, String>>,
     pub retry: RetryPolicy,
 }
 
 fn is_retryable(status: u16) -> bool {
-    status == 408 || status == 429 || (500..=599).contains(&status)
+    status == 429 || (500..=599).contains(&status)
 }
 
 fn retry_after(resp: &ureq::Response) -> Option<Duration> {
@@ -85,32 +90,56 @@ fn retry_after(resp: &ureq::Response) -> Option<Duration> {
 }
 
 impl Http {
-    pub fn new(host: &str, insecure: bool, retry: RetryPolicy) -> Result<Self> {
+    pub fn new(
+        host: &str,
+        insecure: bool,
+        retry: RetryPolicy,
+        creds: Option<Credentials>,
+    ) -> Result<Self> {
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout_read(Duration::from_secs(60))
             .timeout_write(Duration::from_secs(60))
             .max_idle_connections_per_host(8)
+            .redirect_auth_headers(ureq::RedirectAuthHeaders::Never)
             .user_agent(concat!("corebuild/", env!("CARGO_PKG_VERSION")))
             .build();
         let scheme = if insecure { "http" } else { "https" };
+        let base = format!("{scheme}://{host}");
+        let origin = Origin::of(&base).ok_or_else(|| {
+            crate::error::input(format!("{host:?} is not a registry host (NAME[:PORT])"))
+        })?;
         Ok(Http {
             agent,
-            base: format!("{scheme}://{host}"),
+            base,
             host: host.to_string(),
-            creds: auth::credentials_for(host)?,
+            origin,
+            creds,
             auth: Mutex::new(HashMap::new()),
             retry,
         })
     }
 
-    /// An absolute URL for a path (`/v2/…`) or a `Location` the registry gave.
-    pub fn url(&self, path_or_url: &str) -> String {
-        if path_or_url.starts_with("http://") || path_or_url.starts_with("https://") {
-            path_or_url.to_string()
-        } else {
-            format!("{}{path_or_url}", self.base)
-        }
+    /// The absolute URL of one of our paths (`/v2/…`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The absolute URL of an upload `Location` the registry gave, if we may go there.
+    pub fn location(&self, loc: &str, what: &str) -> Result<String> {
+        origin::location(&self.origin, loc)
+            .map_err(|e| crate::error::environment(format!("{what} at {}: {e}", self.host)))
+    }
+
+    /// The absolute URL of a pagination `Link` the registry gave, if we may go there.
+    pub fn link(&self, link: &str, what: &str) -> Result<String> {
+        origin::link(&self.origin, link)
+            .map_err(|e| crate::error::environment(format!("{what} at {}: {e}", self.host)))
+    }
+
+    /// Whether `url` is on the registry's own origin (where credentials may go).
+    fn is_own(&self, url: &str) -> bool {
+        Origin::of(url).as_ref() == Some(&self.origin)
     }
 
     /// Runs `f` until it succeeds, fails for good, or the policy's time or attempts run out.
@@ -157,14 +186,23 @@ impl Http {
         body: &Body<'_>,
         scope_repo: &str,
     ) -> Result<ureq::Response, Attempt> {
-        let cached = self
-            .auth
-            .lock()
-            .expect("auth lock")
-            .get(scope_repo)
-            .cloned();
+        let own = self.is_own(url);
+        let cached = own
+            .then(|| {
+                self.auth
+                    .lock()
+                    .expect("auth lock")
+                    .get(scope_repo)
+                    .cloned()
+            })
+            .flatten();
         let resp = self.send(method, url, headers, body, cached.as_deref())?;
-        let resp = if resp.status() == 401 {
+        let resp = if resp.status() == 401 && !own {
+            return Err(Attempt::Fatal(crate::error::environment(format!(
+                "{method} {url} asks for credentials; they are only sent to {}",
+                self.base
+            ))));
+        } else if resp.status() == 401 {
             let header = resp.header("WWW-Authenticate").unwrap_or("").to_string();
             let value = self.authenticate(&header, url)?;
             let r = self.send(method, url, headers, body, Some(&value))?;
@@ -196,13 +234,17 @@ impl Http {
         body: &Body<'_>,
         scope_repo: &str,
     ) -> Result<ureq::Response> {
-        let url = self.url(path);
+        let url = if path.starts_with('/') {
+            self.url(path)
+        } else {
+            path.to_string()
+        };
         self.retrying(&format!("{method} {path}"), || {
             self.once(method, &url, headers, body, scope_repo)
         })
     }
 
-    fn send(
+    pub(super) fn send(
         &self,
         method: &str,
         url: &str,
@@ -249,79 +291,6 @@ impl Http {
             }
         }
     }
-
-    /// The `Authorization` value that answers a challenge.
-    fn authenticate(&self, challenge: &str, url: &str) -> Result<String, Attempt> {
-        let c = auth::parse_challenge(challenge).ok_or_else(|| {
-            Attempt::Fatal(crate::error::environment(format!(
-                "{url}: 401 without a usable WWW-Authenticate challenge"
-            )))
-        })?;
-        let no_creds = || {
-            Attempt::Fatal(crate::error::environment(format!(
-                "{} asks for credentials and none are configured: add them to {} (docker login {})",
-                self.host,
-                auth::docker_config_path()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "~/.docker/config.json".into()),
-                self.host
-            )))
-        };
-        match c.scheme.as_str() {
-            "basic" => Ok(self.creds.as_ref().ok_or_else(no_creds)?.basic_header()),
-            "bearer" => {
-                let realm = c.params.get("realm").ok_or_else(|| {
-                    Attempt::Fatal(crate::error::environment(format!(
-                        "{url}: Bearer challenge without a realm"
-                    )))
-                })?;
-                let mut q = Vec::new();
-                if let Some(s) = c.params.get("service") {
-                    q.push(format!("service={}", auth::query_escape(s)));
-                }
-                if let Some(s) = c.params.get("scope") {
-                    q.push(format!("scope={}", auth::query_escape(s)));
-                }
-                let token_url = if q.is_empty() {
-                    realm.clone()
-                } else {
-                    format!(
-                        "{realm}{}{}",
-                        if realm.contains('?') { '&' } else { '?' },
-                        q.join("&")
-                    )
-                };
-                let basic = self.creds.as_ref().map(Credentials::basic_header);
-                let resp = self.send("GET", &token_url, &[], &Body::Empty, basic.as_deref())?;
-                if resp.status() != 200 {
-                    return Err(Attempt::Fatal(crate::error::environment(format!(
-                        "token service {realm} answered {} for {}",
-                        resp.status(),
-                        self.host
-                    ))));
-                }
-                #[derive(serde::Deserialize)]
-                struct Token {
-                    token: Option<String>,
-                    access_token: Option<String>,
-                }
-                let t: Token = resp.into_json().map_err(|e| {
-                    Attempt::Fatal(crate::error::environment(format!(
-                        "token service {realm}: bad answer: {e}"
-                    )))
-                })?;
-                let token = t.token.or(t.access_token).ok_or_else(|| {
-                    Attempt::Fatal(crate::error::environment(format!(
-                        "token service {realm} gave no token"
-                    )))
-                })?;
-                Ok(format!("Bearer {token}"))
-            }
-            other => Err(Attempt::Fatal(crate::error::environment(format!(
-                "{url}: unsupported auth scheme {other:?}"
-            )))),
-        }
-    }
 }
 
 /// The registry's error text from a 4xx body (its `errors` array), for messages.
@@ -363,6 +332,7 @@ mod tests {
                 max_delay: Duration::from_millis(5),
                 max_attempts: 5,
             },
+            None,
         )
         .unwrap()
     }

@@ -1,11 +1,12 @@
-//! Registry credentials and challenges: `auths` from the Docker `config.json`
-//! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`) and the
+//! Registry credentials and challenges: credentials from the Docker `config.json`
+//! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`: `auths`, `credHelpers`,
+//! `credsStore`) and the
 //! `WWW-Authenticate` challenges (Basic, Bearer) a registry answers 401 with.
 
 use anyhow::{Context, Result};
 use base64::Engine as _;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A user name and password (or token) for one registry host.
 #[derive(Clone, PartialEq, Eq)]
@@ -39,92 +40,49 @@ pub fn docker_config_path() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
 }
 
-#[derive(serde::Deserialize, Default)]
-struct DockerConfig {
-    #[serde(default)]
-    auths: BTreeMap<String, AuthEntry>,
-    #[serde(default, rename = "credHelpers")]
-    cred_helpers: BTreeMap<String, String>,
-    #[serde(default, rename = "credsStore")]
-    creds_store: Option<String>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct AuthEntry {
-    auth: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-}
-
-/// `host[:port]` of an `auths` key, which may be a URL (`https://host/v1/`).
-fn key_host(key: &str) -> &str {
-    let k = key
-        .strip_prefix("https://")
-        .or_else(|| key.strip_prefix("http://"))
-        .unwrap_or(key);
-    k.split('/').next().unwrap_or(k)
-}
-
-/// The credentials for `host` (`host[:port]`) in the Docker config, if any. Credential
-/// helpers are not run (a warning says so); only `auths` entries are used.
+/// The credentials for `host` (`host[:port]`) in the Docker config, if any: its `auths`
+/// entry, or what its `credHelpers` / `credsStore` helper (`docker-credential-NAME get`)
+/// answers, read by the `docker_credential` crate as docker does.
 pub fn credentials_for(host: &str) -> Result<Option<Credentials>> {
     let Some(path) = docker_config_path() else {
         return Ok(None);
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
-    let cfg: DockerConfig = serde_json::from_str(&text).map_err(|e| {
-        crate::error::input(format!("{}: not a Docker config file: {e}", path.display()))
-    })?;
-    parse_entry(&cfg, host, &path)
+    from_config(&bytes, host, &path)
 }
 
-fn parse_entry(
-    cfg: &DockerConfig,
-    host: &str,
-    path: &std::path::Path,
-) -> Result<Option<Credentials>> {
-    let entry = cfg.auths.iter().find(|(k, _)| key_host(k) == host);
-    let Some((_, e)) = entry else {
-        if cfg.cred_helpers.contains_key(host) || cfg.creds_store.is_some() {
-            eprintln!(
-                "warning: {} names a credential helper for {host}; corebuild reads only `auths` entries",
-                path.display()
-            );
+fn from_config(config: &[u8], host: &str, path: &Path) -> Result<Option<Credentials>> {
+    use docker_credential::{CredentialRetrievalError as E, DockerCredential as C};
+    let at = path.display();
+    match docker_credential::get_credential_from_reader(config, host) {
+        Ok(C::UsernamePassword(username, password)) => {
+            Ok(Some(Credentials { username, password }))
         }
-        return Ok(None);
-    };
-    if let (Some(u), Some(p)) = (&e.username, &e.password) {
-        return Ok(Some(Credentials {
-            username: u.clone(),
-            password: p.clone(),
-        }));
+        Ok(C::IdentityToken(_)) => Err(crate::error::environment(format!(
+            "{at}: the credentials for {host} are an identity token (OAuth), which corebuild cannot use: log in with a user name and password or access token"
+        ))),
+        Err(E::NoCredentialConfigured) => Ok(None),
+        Err(E::HelperFailure { stdout, .. }) if stdout.contains("credentials not found") => {
+            Ok(None)
+        }
+        Err(E::HelperFailure { helper, stderr, .. }) => Err(crate::error::environment(format!(
+            "{at}: the credential helper {helper} failed for {host}: {}",
+            stderr.trim()
+        ))),
+        Err(E::HelperCommunicationError) => Err(crate::error::environment(format!(
+            "{at} names a credential helper for {host} that could not be run (is docker-credential-NAME on PATH?)"
+        ))),
+        Err(E::ConfigReadError) => Err(crate::error::input(format!(
+            "{at}: not a Docker config file"
+        ))),
+        Err(e) => Err(crate::error::input(format!(
+            "{at}: the credentials for {host}: {e}"
+        ))),
     }
-    let Some(auth) = &e.auth else {
-        return Ok(None);
-    };
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(auth.trim())
-        .map_err(|err| {
-            crate::error::input(format!(
-                "{}: the auth of {host} is not base64: {err}",
-                path.display()
-            ))
-        })?;
-    let raw = String::from_utf8_lossy(&raw).into_owned();
-    let (u, p) = raw.split_once(':').ok_or_else(|| {
-        crate::error::input(format!(
-            "{}: the auth of {host} is not USER:PASSWORD",
-            path.display()
-        ))
-    })?;
-    Ok(Some(Credentials {
-        username: u.to_string(),
-        password: p.to_string(),
-    }))
 }
 
 /// One `WWW-Authenticate` challenge.
@@ -209,19 +167,20 @@ mod tests {
 
     #[test]
     fn reads_auths_by_host_in_any_key_form() {
-        let cfg: DockerConfig = serde_json::from_str(
-            r#"{"auths":{"https://127.0.0.1:5000/v1/":{"auth":"dTpwOng="},"other:1":{"username":"a","password":"b"}}}"#,
-        )
-        .unwrap();
-        let p = std::path::Path::new("config.json");
-        let c = parse_entry(&cfg, "127.0.0.1:5000", p).unwrap().unwrap();
+        let cfg = br#"{"auths":{"https://127.0.0.1:5000/v1/":{"auth":"dTpwOng="},"other:1":{"username":"a","password":"b"},"tok:1":{"identitytoken":"x"}}}"#;
+        let p = Path::new("config.json");
+        let c = from_config(cfg, "127.0.0.1:5000", p).unwrap().unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("u", "p:x"));
         assert_eq!(
-            parse_entry(&cfg, "other:1", p).unwrap().unwrap().username,
+            from_config(cfg, "other:1", p).unwrap().unwrap().username,
             "a"
         );
-        assert!(parse_entry(&cfg, "nowhere", p).unwrap().is_none());
+        assert!(from_config(cfg, "nowhere", p).unwrap().is_none());
         assert!(!format!("{c:?}").contains("p:x"));
+        let err = from_config(cfg, "tok:1", p).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 3, "{err}");
+        let err = from_config(b"{not json", "x", p).unwrap_err();
+        assert_eq!(crate::error::exit_code(&err), 2, "{err}");
     }
 
     #[test]
