@@ -50,3 +50,10 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is missing; install the Rust toolchain (rustup) first" >&2
   exit 3
 fi
+
+# cargo-audit for scripts/audit.sh (the advisory database is a git bundle: no network),
+# for the test suite only (`setup.sh --with-audit`): the main job does not need it.
+if [ "${1:-}" = "--with-audit" ] && ! command -v cargo-audit >/dev/null 2>&1; then
+  echo "setup: installing cargo-audit" >&2
+  cargo install --locked --quiet cargo-audit --version 0.22.0
+fi

@@ -12,6 +12,8 @@ pub mod digest;
 pub mod disk;
 pub mod error;
 pub mod failpoint;
+#[cfg(test)]
+mod fuzz;
 pub mod layer;
 pub mod notes;
 pub mod oci;
