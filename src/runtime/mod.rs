@@ -11,6 +11,7 @@ mod output;
 pub mod overlay;
 pub mod owner;
 pub mod runc;
+pub mod seccomp;
 mod signals;
 pub mod spec;
 pub mod sweep;

@@ -2,11 +2,12 @@
 //! contract-test profile), and its translation into the runtime's `config.json` (the
 //! runtime `Spec` of oci-spec; no parallel structs).
 //!
-//! No user namespace: we run as root. Build steps are trusted like a Dockerfile `RUN`
-//! (Docker's default capabilities, writable rootfs); contract tests are sandboxed by no
-//! capabilities, `no_new_privileges`, a read-only rootfs, rlimits and a pids cgroup.
-//! No seccomp filter is installed (runc's default is none; Docker's profile is a
-//! separate, large policy we do not carry).
+//! No user namespace: we run as root. Build steps get Docker's default capabilities
+//! without CAP_NET_RAW (no raw sockets to sniff or forge traffic) and a writable rootfs;
+//! contract tests are sandboxed by no capabilities, `no_new_privileges`, a read-only
+//! rootfs, rlimits and a pids cgroup. Both get the seccomp filter of
+//! [`super::seccomp::default_profile`] (no new user namespaces, mounts, `ptrace`, `bpf`,
+//! keyrings…).
 
 use super::user::ResolvedUser;
 use anyhow::Context as _;
@@ -27,14 +28,15 @@ pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/u
 /// The host file bind-mounted read-only at /etc/resolv.conf with [`Network::Host`].
 pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 
-/// Docker's default capability set: enough for apt, dpkg, chown, useradd, setuid helpers.
-pub const BUILD_CAPABILITIES: [Capability; 14] = [
+/// Docker's default capability set without CAP_NET_RAW: enough for apt, dpkg, chown,
+/// useradd, setuid helpers. (Only `ping` wants raw sockets, and a build step has no
+/// business pinging.)
+pub const BUILD_CAPABILITIES: [Capability; 13] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fsetid,
     Capability::Fowner,
     Capability::Mknod,
-    Capability::NetRaw,
     Capability::Setgid,
     Capability::Setuid,
     Capability::Setfcap,
@@ -421,6 +423,7 @@ pub fn build_config(run: &RunSpec, rootfs: &Path, user: &ResolvedUser) -> anyhow
         .resources(resources.build()?)
         .masked_paths(masked)
         .readonly_paths(oci_spec::runtime::get_default_readonly_paths())
+        .seccomp(super::seccomp::default_profile()?)
         .build()?;
 
     let rootfs = std::fs::canonicalize(rootfs)
@@ -503,8 +506,10 @@ mod tests {
         let env = strings(&p["env"]);
         assert!(env.contains(&DEFAULT_PATH.to_string()) && env.contains(&"HOME=/root".into()));
         let caps = strings(&p["capabilities"]["bounding"]);
-        assert_eq!(caps.len(), 14);
+        assert_eq!(caps.len(), 13);
         assert!(caps.contains(&"CAP_CHOWN".into()) && !caps.contains(&"CAP_SYS_ADMIN".into()));
+        assert!(!caps.contains(&"CAP_NET_RAW".into()));
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
         assert!(strings(&p["capabilities"]["ambient"]).is_empty());
         assert_eq!(p["noNewPrivileges"], false);
         assert_eq!(v["root"]["readonly"], false);
@@ -564,6 +569,7 @@ mod tests {
         assert_eq!(v["root"]["readonly"], true);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 512);
         assert_eq!(p["rlimits"][0]["hard"], 1024);
+        assert_eq!(v["linux"]["seccomp"]["syscalls"][0]["errnoRet"], 1);
     }
 
     #[test]

@@ -711,3 +711,42 @@ fn bench_overhead() {
         a.as_secs_f64() / b.as_secs_f64()
     );
 }
+
+/// Probes a build step must not pass: each prints `ESCAPE <name>` when it succeeds.
+const FILTER_PROBES: &str = "\
+    unshare -U true 2>/dev/null && echo 'ESCAPE unshare-user'; \
+    unshare -r true 2>/dev/null && echo 'ESCAPE unshare-root'; \
+    mkdir -p /tmp/m; mount -t tmpfs x /tmp/m 2>/dev/null && echo 'ESCAPE mount'; \
+    ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo 'ESCAPE raw-socket'; \
+    echo probes-done";
+
+#[test]
+fn build_steps_have_no_raw_sockets_and_a_seccomp_filter() {
+    let d = tempfile::tempdir().unwrap();
+    let r = busybox_rootfs(d.path());
+    for spec in [
+        RunSpec::build_step(sh(FILTER_PROBES)),
+        RunSpec::contract_test(sh(FILTER_PROBES)),
+    ] {
+        let out = runc().run(&r, &spec).unwrap();
+        let s = text(&out.stdout);
+        assert!(s.contains("probes-done"), "{out:?}");
+        assert!(!s.contains("ESCAPE"), "{s}");
+    }
+    // The filter is there (mode 2), and CAP_NET_RAW (bit 13) is not in the bounding set.
+    let out = runc()
+        .run(
+            &r,
+            &RunSpec::build_step(sh("grep -E '^(Seccomp|CapBnd):' /proc/self/status")),
+        )
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(s.contains("Seccomp:\t2"), "{s}");
+    let bnd = s
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap();
+    assert_eq!(bnd & (1 << 13), 0, "{s}");
+    assert_ne!(bnd & 1, 0, "CAP_CHOWN stays: {s}");
+}
