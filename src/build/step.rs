@@ -45,7 +45,7 @@ pub fn build_step(
         Layer::Packages(requested) => {
             let script = apt::script(requested, pins.unwrap_or(&[]), opts.epoch);
             spec.args = vec!["/bin/sh".into(), "-c".into(), script];
-            spec.network = Network::Host;
+            spec.network = Network::User;
         }
         Layer::Run(r) => {
             spec.args = r.argv.clone();
@@ -55,7 +55,7 @@ pub fn build_step(
                 spec.cwd = w.clone();
             }
             spec.network = if r.network {
-                Network::Host
+                Network::User
             } else {
                 Network::Isolated
             };
