@@ -11,6 +11,7 @@ mod determinism;
 mod diff;
 mod disk;
 mod disk_formats;
+mod escapes;
 mod registry;
 mod release;
 mod steps;
