@@ -180,7 +180,7 @@ fn probes_fail_in_both_phases_of_a_packages_layer() {
     // install (--no-download, clean) phases each report.
     let fake_apt = format!(
         "#!/bin/sh\ncase \" $* \" in *\" -s \"*) echo 'Inst escprobe (1.0 probe [all])'; exit 0;; esac\n\
-         echo \"PHASE $*\"\n{}\nexit 0\n",
+         echo \"PHASE $*\"\necho \"ROUTES $(ip route | grep -c default)\"\n{}\nexit 0\n",
         probe_script(h.port, &h.canary)
     );
     let bp = ws.blueprint(
@@ -226,8 +226,14 @@ fn probes_fail_in_both_phases_of_a_packages_layer() {
     for want in ["update", "install"] {
         assert!(kinds.contains(&want), "{want} missing in {kinds:?}:\n{out}");
     }
-    for (call, text) in &phases {
+    for ((call, text), kind) in phases.iter().zip(&kinds) {
         all_blocked(&format!("packages layer, apt-get {call}"), text);
+        // The download phase has a route out (slirp4netns); the install phase none.
+        let routes = if *kind == "update" { 1 } else { 0 };
+        assert!(
+            text.contains(&format!("ROUTES {routes}\n")),
+            "{kind}: {text}"
+        );
     }
     assert_eq!(std::fs::read_to_string(&h.canary).unwrap(), "canary\n");
 }
