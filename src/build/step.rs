@@ -47,9 +47,13 @@ pub fn build_step(
     let lower = rootfs::flattened(ctx.store, parents, chain)?;
     let mut spec = step_spec(ctx, i);
     let mut packages = Vec::new();
+    // Held until the install phase ends: another build's download must not change the
+    // cache between our download and our install.
+    let mut _cache_lock = None;
     match l {
         Layer::Packages(requested) => {
             let cache = PackageCache::for_lower(ctx, &lower)?;
+            _cache_lock = Some(cache.lock()?);
             packages = download(ctx, i, l, pins.unwrap_or(&[]), &lower, &cache)?;
             let script = apt::install_script(requested, &packages, opts.epoch);
             spec.args = vec!["/bin/sh".into(), "-c".into(), script];
@@ -115,6 +119,7 @@ fn run_in_scratch(
 /// `<store>/cache/apt/<chain id>/{lists,archives}`, apt's index and package
 /// directories. Kept between builds, so a rebuild downloads only what changed.
 struct PackageCache {
+    dir: PathBuf,
     lists: PathBuf,
     archives: PathBuf,
 }
@@ -126,6 +131,7 @@ impl PackageCache {
             .context("the flattened rootfs has no name")?;
         let dir = ctx.store.root().join("cache/apt").join(key);
         let cache = PackageCache {
+            dir: dir.clone(),
             lists: dir.join("lists"),
             archives: dir.join("archives"),
         };
@@ -133,6 +139,17 @@ impl PackageCache {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
         Ok(cache)
+    }
+
+    /// An exclusive lock on this cache (blocking): builds sharing a store take turns,
+    /// where two apts would fail on each other's lock files.
+    fn lock(&self) -> Result<std::fs::File> {
+        let path = self.dir.join("lock");
+        let f =
+            std::fs::File::create(&path).with_context(|| format!("opening {}", path.display()))?;
+        f.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(f)
     }
 
     /// Where the download phase's apt reads and writes them.
