@@ -25,6 +25,7 @@ declare -A NEED=(
   [mcopy]=mtools
   [mtype]=mtools
   [sgdisk]=gdisk
+  [slirp4netns]=slirp4netns
 )
 missing=()
 for tool in "${!NEED[@]}"; do

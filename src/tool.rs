@@ -38,6 +38,8 @@ pub fn debian_package(program: &str) -> Option<&'static str> {
         "qemu-img" => "qemu-utils",
         "qemu-system-x86_64" => "qemu-system-x86",
         "mmdebstrap" => "mmdebstrap",
+        "slirp4netns" => "slirp4netns",
+        "unshare" => "util-linux",
         "registry" | "docker-registry" => "docker-registry",
         _ => return None,
     })

@@ -1,13 +1,20 @@
 //! `run` and `packages` layers: execute a command in the OCI runtime over an overlay of
 //! the flattened layers below, and turn the overlay's upper directory into the layer.
+//!
+//! A `packages` layer runs twice: a download phase with user-mode networking in a
+//! throw-away overlay, filling the package cache, then the install phase (maintainer
+//! scripts included) with no network, reading that cache; only the second becomes the
+//! layer. A `run` layer with `network = true` gets user-mode networking; without it,
+//! none.
 
 use crate::blueprint::Layer;
 use crate::build::layers::LayerContext;
 use crate::build::{apt, rootfs};
 use crate::layer::{self, DiffOptions, LayerInfo, LayerOptions};
-use crate::runtime::{self, Network, OciRuntime, RunSpec, ScratchOverlay};
+use crate::runtime::{self, Bind, Network, OciRuntime, RunOutcome, RunSpec, ScratchOverlay};
 use anyhow::{Context, Result};
 use oci_spec::image::Descriptor;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How long one build step may run before it is killed.
@@ -38,14 +45,20 @@ pub fn build_step(
     opts: &LayerOptions,
 ) -> Result<(LayerInfo, Vec<(String, String)>)> {
     let lower = rootfs::flattened(ctx.store, parents, chain)?;
-    let mut spec = RunSpec::build_step(Vec::new());
-    spec.env = ctx.env.clone();
-    spec.timeout = STEP_TIMEOUT;
+    let mut spec = step_spec(ctx, i);
+    let mut packages = Vec::new();
+    // Held until the install phase ends: another build's download must not change the
+    // cache between our download and our install.
+    let mut _cache_lock = None;
     match l {
         Layer::Packages(requested) => {
-            let script = apt::script(requested, pins.unwrap_or(&[]), opts.epoch);
+            let cache = PackageCache::for_lower(ctx, &lower)?;
+            _cache_lock = Some(cache.lock()?);
+            packages = download(ctx, i, l, pins.unwrap_or(&[]), &lower, &cache)?;
+            let script = apt::install_script(requested, &packages, opts.epoch);
             spec.args = vec!["/bin/sh".into(), "-c".into(), script];
-            spec.network = Network::Host;
+            spec.network = Network::Isolated;
+            spec.binds = cache.install_binds();
         }
         Layer::Run(r) => {
             spec.args = r.argv.clone();
@@ -55,47 +68,15 @@ pub fn build_step(
                 spec.cwd = w.clone();
             }
             spec.network = if r.network {
-                Network::Host
+                Network::User
             } else {
                 Network::Isolated
             };
         }
         Layer::Files(_) => unreachable!("files layers are not build steps"),
     }
-    spec.stream_prefix = Some(format!("[layer {}] ", i + 1));
-    let rt = runtime::from_name(ctx.runtime)?;
-    let scratch = ScratchOverlay::mount(
-        &[lower.as_path()],
-        &ctx.store.root().join("cache/work"),
-        "step-",
-    )?;
-    let outcome = rt.run(scratch.merged(), &spec);
-    let work = scratch.close().context("unmounting the build overlay")?;
-    let outcome = outcome?;
-
-    let stdout = String::from_utf8_lossy(&outcome.stdout);
-    let (resolved, missing) = apt::parse_output(&stdout);
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        return Err(crate::error::input(format!(
-            "locked package versions are no longer available from the mirror: {}; run `corebuild lock --update` to move to current versions",
-            list.join(", ")
-        )));
-    }
-    if outcome.timed_out || outcome.exit_code != Some(0) {
-        let how = outcome.describe();
-        return Err(crate::error::failed(format!(
-            "layer {} ({}) {how}; last output:\n{}",
-            i + 1,
-            describe(l),
-            outcome
-                .tail
-                .iter()
-                .map(|t| format!("  | {t}"))
-                .collect::<Vec<_>>()
-                .join("\n")
-        )));
-    }
+    let (outcome, work) = run_in_scratch(ctx, &lower, &spec)?;
+    check(&outcome, i, l, "")?;
 
     let entries = layer::upper_to_entries(
         &work.path().join("upper"),
@@ -108,11 +89,149 @@ pub fn build_step(
     let w = ctx.store.create_blob()?;
     let (w, info) = layer::write_layer(entries, opts, w)?;
     w.complete()?;
-    let packages = match l {
-        Layer::Packages(_) => resolved,
-        _ => Vec::new(),
-    };
     Ok((info, packages))
+}
+
+/// The step profile every build step starts from.
+fn step_spec(ctx: &LayerContext, i: usize) -> RunSpec {
+    let mut spec = RunSpec::build_step(Vec::new());
+    spec.env = ctx.env.clone();
+    spec.timeout = STEP_TIMEOUT;
+    spec.stream_prefix = Some(format!("[layer {}] ", i + 1));
+    spec
+}
+
+/// Runs `spec` over an overlay of `lower`; returns the outcome and the overlay's
+/// directory (its `upper/` holds what changed).
+fn run_in_scratch(
+    ctx: &LayerContext,
+    lower: &Path,
+    spec: &RunSpec,
+) -> Result<(RunOutcome, tempfile::TempDir)> {
+    let rt = runtime::from_name(ctx.runtime)?;
+    let scratch = ScratchOverlay::mount(&[lower], &ctx.store.root().join("cache/work"), "step-")?;
+    let outcome = rt.run(scratch.merged(), spec);
+    let work = scratch.close().context("unmounting the build overlay")?;
+    Ok((outcome?, work))
+}
+
+/// The package cache of one lower root filesystem (its apt sources and keyring):
+/// `<store>/cache/apt/<chain id>/{lists,archives}`, apt's index and package
+/// directories. Kept between builds, so a rebuild downloads only what changed.
+struct PackageCache {
+    dir: PathBuf,
+    lists: PathBuf,
+    archives: PathBuf,
+}
+
+impl PackageCache {
+    fn for_lower(ctx: &LayerContext, lower: &Path) -> Result<PackageCache> {
+        let key = lower
+            .file_name()
+            .context("the flattened rootfs has no name")?;
+        let dir = ctx.store.root().join("cache/apt").join(key);
+        let cache = PackageCache {
+            dir: dir.clone(),
+            lists: dir.join("lists"),
+            archives: dir.join("archives"),
+        };
+        for d in [&cache.lists, &cache.archives] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+        Ok(cache)
+    }
+
+    /// An exclusive lock on this cache (blocking): builds sharing a store take turns,
+    /// where two apts would fail on each other's lock files.
+    fn lock(&self) -> Result<std::fs::File> {
+        let path = self.dir.join("lock");
+        let f =
+            std::fs::File::create(&path).with_context(|| format!("opening {}", path.display()))?;
+        f.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(f)
+    }
+
+    /// Where the download phase's apt reads and writes them.
+    fn download_binds(&self) -> Vec<Bind> {
+        vec![
+            bind(&self.lists, "/var/lib/apt/lists", false),
+            bind(&self.archives, "/var/cache/apt/archives", false),
+        ]
+    }
+
+    /// Read-only under [`apt::CACHE_MOUNT`] for the install phase.
+    fn install_binds(&self) -> Vec<Bind> {
+        vec![
+            bind(&self.lists, &format!("{}/lists", apt::CACHE_MOUNT), true),
+            bind(
+                &self.archives,
+                &format!("{}/archives", apt::CACHE_MOUNT),
+                true,
+            ),
+        ]
+    }
+}
+
+fn bind(src: &Path, dest: &str, readonly: bool) -> Bind {
+    Bind {
+        src: src.to_path_buf(),
+        dest: dest.to_string(),
+        readonly,
+    }
+}
+
+/// The download phase of a `packages` layer, in a throw-away overlay with user-mode
+/// networking: returns every package to install, pinned.
+fn download(
+    ctx: &LayerContext,
+    i: usize,
+    l: &Layer,
+    pins: &[(String, String)],
+    lower: &Path,
+    cache: &PackageCache,
+) -> Result<Vec<(String, String)>> {
+    let Layer::Packages(requested) = l else {
+        unreachable!("only packages layers download");
+    };
+    let mut spec = step_spec(ctx, i);
+    spec.args = vec![
+        "/bin/sh".into(),
+        "-c".into(),
+        apt::download_script(requested, pins),
+    ];
+    spec.network = Network::User;
+    spec.binds = cache.download_binds();
+    let (outcome, _scratch) = run_in_scratch(ctx, lower, &spec)?;
+    let (resolved, missing) = apt::parse_output(&String::from_utf8_lossy(&outcome.stdout));
+    if !missing.is_empty() {
+        let list: Vec<String> = missing.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        return Err(crate::error::input(format!(
+            "locked package versions are no longer available from the mirror: {}; run `corebuild lock --update` to move to current versions",
+            list.join(", ")
+        )));
+    }
+    check(&outcome, i, l, " download")?;
+    Ok(resolved)
+}
+
+/// A step that did not exit 0 is a failed build (exit 1), with its last output.
+fn check(outcome: &RunOutcome, i: usize, l: &Layer, phase: &str) -> Result<()> {
+    if outcome.success() {
+        return Ok(());
+    }
+    Err(crate::error::failed(format!(
+        "layer {} ({}){phase} {}; last output:\n{}",
+        i + 1,
+        describe(l),
+        outcome.describe(),
+        outcome
+            .tail
+            .iter()
+            .map(|t| format!("  | {t}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )))
 }
 
 fn describe(l: &Layer) -> String {

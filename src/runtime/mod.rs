@@ -11,10 +11,12 @@ mod output;
 pub mod overlay;
 pub mod owner;
 pub mod runc;
+pub mod seccomp;
 mod signals;
 pub mod spec;
 pub mod sweep;
 pub mod user;
+pub mod usernet;
 
 #[cfg(test)]
 mod tests;
@@ -29,3 +31,4 @@ pub use signals::signal_name;
 pub use spec::{build_config, rlimit, Bind, Capabilities, Network, Rlimit, RlimitType, RunSpec};
 pub use sweep::{sweep_stale, sweep_stale_in, Sweep};
 pub use user::{resolve_user, ResolvedUser};
+pub use usernet::UserNet;

@@ -140,10 +140,17 @@ impl Drop for OverlayMount {
 /// An overlay of `lowers` over a fresh temp directory under `work_root`, holding the
 /// `upper`, `work` and `merged` directories: what a build step and a contract test each
 /// run in.
+///
+/// Dropped without [`ScratchOverlay::close`], it detaches the mount first and removes
+/// the directory only once `merged` is no longer a mount point: removing through a
+/// mounted `merged` would delete through the overlay (whiteouts into `upper`, and into
+/// whatever else is mounted below). A directory still mounted is left for
+/// `sweep_stale`.
 #[derive(Debug)]
 pub struct ScratchOverlay {
-    dir: tempfile::TempDir,
-    mount: OverlayMount,
+    // Options so that `close` can take them out of a type with a Drop.
+    dir: Option<tempfile::TempDir>,
+    mount: Option<OverlayMount>,
 }
 
 impl ScratchOverlay {
@@ -162,20 +169,57 @@ impl ScratchOverlay {
             std::fs::create_dir(d)?;
         }
         let mount = OverlayMount::mount(lowers, &upper, &work, &merged)?;
-        Ok(ScratchOverlay { dir, mount })
+        Ok(ScratchOverlay {
+            dir: Some(dir),
+            mount: Some(mount),
+        })
     }
 
     /// The merged tree: the root filesystem to run in.
     pub fn merged(&self) -> &Path {
-        self.mount.target()
+        self.mount
+            .as_ref()
+            .expect("mounted until close or drop")
+            .target()
     }
 
     /// Unmounts and returns the directory, whose `upper/` holds what changed; it is
     /// removed when the returned value is dropped.
-    pub fn close(self) -> anyhow::Result<tempfile::TempDir> {
-        self.mount.close()?;
-        Ok(self.dir)
+    pub fn close(mut self) -> anyhow::Result<tempfile::TempDir> {
+        let mount = self.mount.take().expect("mounted until close or drop");
+        let dir = self.dir.take().expect("present until close or drop");
+        match mount.close() {
+            Ok(()) => Ok(dir),
+            Err(e) => {
+                self.dir = Some(dir);
+                Err(e)
+            }
+        }
     }
+}
+
+impl Drop for ScratchOverlay {
+    fn drop(&mut self) {
+        let Some(dir) = self.dir.take() else {
+            return;
+        };
+        let merged = dir.path().join("merged");
+        if let Some(m) = self.mount.take() {
+            drop(m); // a lazy (detaching) unmount
+        }
+        if is_mount_point(&merged) {
+            // Never remove through a mount: keep the directory.
+            let _ = dir.keep();
+        }
+    }
+}
+
+/// Whether `path` is a mount point in our mount namespace (unknown counts as yes).
+fn is_mount_point(path: &Path) -> bool {
+    let Ok(path) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    mountinfo().map_or(true, |m| m.iter().any(|i| i.mount_point == path))
 }
 
 /// One line of /proc/self/mountinfo, the fields we use.
@@ -289,6 +333,36 @@ mod tests {
         assert!(mounted(&target));
         drop(m);
         assert!(!mounted(&target));
+    }
+
+    #[test]
+    fn scratch_overlay_dropped_unclosed_unmounts_before_removing() {
+        let d = tempfile::tempdir().unwrap();
+        let lower = d.path().join("lower");
+        std::fs::create_dir_all(lower.join("sub")).unwrap();
+        std::fs::write(lower.join("sub/keep"), "lower").unwrap();
+        let root = d.path().join("work-root");
+        let s = ScratchOverlay::mount(&[&lower], &root, "t-").unwrap();
+        let merged = s.merged().to_path_buf();
+        std::fs::write(merged.join("new"), "n").unwrap();
+        drop(s);
+        assert!(!mounted_under(d.path()), "still mounted");
+        // Removed completely (a removal through the mount fails at `merged` and leaves
+        // the directory, with whiteouts for the lower files in its upper dir).
+        let left: Vec<_> = std::fs::read_dir(&root).unwrap().flatten().collect();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        assert_eq!(
+            std::fs::read_to_string(lower.join("sub/keep")).unwrap(),
+            "lower"
+        );
+    }
+
+    fn mounted_under(dir: &Path) -> bool {
+        let dir = std::fs::canonicalize(dir).unwrap();
+        mountinfo()
+            .unwrap()
+            .iter()
+            .any(|m| m.mount_point.starts_with(&dir))
     }
 
     #[test]

@@ -17,8 +17,9 @@
 use super::output::{Capture, Stream};
 use super::owner::Owner;
 use super::signals;
-use super::spec::{build_config, RunSpec};
+use super::spec::{build_config, Network, RunSpec};
 use super::user::resolve_user;
+use super::usernet::UserNet;
 use crate::tool::ToolError;
 use anyhow::Context as _;
 use std::collections::HashMap;
@@ -242,7 +243,7 @@ struct Bundle {
 }
 
 impl Bundle {
-    fn create(parent: &Path, id: &str, config: &oci_spec::runtime::Spec) -> anyhow::Result<Bundle> {
+    fn create(parent: &Path, id: &str) -> anyhow::Result<Bundle> {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("creating bundle directory {}", parent.display()))?;
         let dir = parent.join(id);
@@ -251,11 +252,13 @@ impl Bundle {
             let _ = std::fs::remove_dir_all(&dir);
         }
         std::fs::create_dir(&dir).with_context(|| format!("creating bundle {}", dir.display()))?;
-        let bundle = Bundle { dir };
+        Ok(Bundle { dir })
+    }
+
+    fn write_config(&self, config: &oci_spec::runtime::Spec) -> anyhow::Result<()> {
         let json = serde_json::to_vec(config).context("serializing config.json")?;
-        std::fs::write(bundle.dir.join("config.json"), json)
-            .with_context(|| format!("writing {}/config.json", bundle.dir.display()))?;
-        Ok(bundle)
+        std::fs::write(self.dir.join("config.json"), json)
+            .with_context(|| format!("writing {}/config.json", self.dir.display()))
     }
 
     fn log(&self) -> PathBuf {
@@ -318,7 +321,17 @@ pub fn run_container<R: OciRuntime + ?Sized>(
     let state_dir = rt.state_dir();
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating runtime state directory {}", state_dir.display()))?;
-    let bundle = Bundle::create(&rt.base().join("bundles"), &id, &config)?;
+    let bundle = Bundle::create(&rt.base().join("bundles"), &id)?;
+    // Declared after the bundle, so it ends before the bundle (and its resolv.conf) goes.
+    let _net = match spec.network {
+        Network::User => {
+            let net = UserNet::start()?;
+            net.apply(&mut config, &bundle.dir.join("resolv.conf"))?;
+            Some(net)
+        }
+        Network::Isolated => None,
+    };
+    bundle.write_config(&config)?;
 
     let mut cmd = rt.command();
     cmd.arg("--log")

@@ -2,11 +2,12 @@
 //! contract-test profile), and its translation into the runtime's `config.json` (the
 //! runtime `Spec` of oci-spec; no parallel structs).
 //!
-//! No user namespace: we run as root. Build steps are trusted like a Dockerfile `RUN`
-//! (Docker's default capabilities, writable rootfs); contract tests are sandboxed by no
-//! capabilities, `no_new_privileges`, a read-only rootfs, rlimits and a pids cgroup.
-//! No seccomp filter is installed (runc's default is none; Docker's profile is a
-//! separate, large policy we do not carry).
+//! No user namespace: we run as root. Build steps get Docker's default capabilities
+//! without CAP_NET_RAW (no raw sockets to sniff or forge traffic) and a writable rootfs;
+//! contract tests are sandboxed by no capabilities, `no_new_privileges`, a read-only
+//! rootfs, rlimits and a pids cgroup. Both get the seccomp filter of
+//! [`super::seccomp::default_profile`] (no new user namespaces, mounts, `ptrace`, `bpf`,
+//! keyrings…).
 
 use super::user::ResolvedUser;
 use anyhow::Context as _;
@@ -24,17 +25,15 @@ pub use oci_spec::runtime::{PosixRlimit as Rlimit, PosixRlimitType as RlimitType
 /// The PATH a process gets when the spec's environment has none (Docker's).
 pub const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// The host file bind-mounted read-only at /etc/resolv.conf with [`Network::Host`].
-pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
-
-/// Docker's default capability set: enough for apt, dpkg, chown, useradd, setuid helpers.
-pub const BUILD_CAPABILITIES: [Capability; 14] = [
+/// Docker's default capability set without CAP_NET_RAW: enough for apt, dpkg, chown,
+/// useradd, setuid helpers. (Only `ping` wants raw sockets, and a build step has no
+/// business pinging.)
+pub const BUILD_CAPABILITIES: [Capability; 13] = [
     Capability::Chown,
     Capability::DacOverride,
     Capability::Fsetid,
     Capability::Fowner,
     Capability::Mknod,
-    Capability::NetRaw,
     Capability::Setgid,
     Capability::Setuid,
     Capability::Setfcap,
@@ -49,9 +48,11 @@ pub const BUILD_CAPABILITIES: [Capability; 14] = [
 pub enum Network {
     /// A network namespace of its own with only `lo` (up); nothing else is reachable.
     Isolated,
-    /// The host's network namespace, and the host's /etc/resolv.conf bind-mounted
-    /// read-only (when the host has one). For build steps that download packages.
-    Host,
+    /// A network namespace of its own with user-mode networking (slirp4netns, see
+    /// [`super::usernet`]): a default route out through `tap0` and DNS, but not the
+    /// host's loopback, and /etc/resolv.conf naming slirp's resolver (read-only). For
+    /// build steps that download.
+    User,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +150,7 @@ impl Default for RunSpec {
 
 impl RunSpec {
     /// A build step (`[[layer]] run`/`packages`): root with Docker's capabilities, a
-    /// writable rootfs, tmpfs /tmp, no network (set [`Network::Host`] to download), one
+    /// writable rootfs, tmpfs /tmp, no network (set [`Network::User`] to download), one
     /// hour.
     pub fn build_step(args: Vec<String>) -> Self {
         RunSpec {
@@ -374,14 +375,6 @@ pub fn build_config(run: &RunSpec, rootfs: &Path, user: &ResolvedUser) -> anyhow
             )?,
         );
     }
-    if run.network == Network::Host && Path::new(HOST_RESOLV_CONF).exists() {
-        let b = Bind {
-            src: HOST_RESOLV_CONF.into(),
-            dest: "/etc/resolv.conf".into(),
-            readonly: true,
-        };
-        mount_into(&mut mounts, bind_mount(&b)?);
-    }
     for b in &run.binds {
         mount_into(&mut mounts, bind_mount(b)?);
     }
@@ -392,10 +385,10 @@ pub fn build_config(run: &RunSpec, rootfs: &Path, user: &ResolvedUser) -> anyhow
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Mount,
     ];
-    if run.network == Network::Isolated {
-        // runc and crun bring `lo` up in a new network namespace themselves.
-        namespaces.push(LinuxNamespaceType::Network);
-    }
+    // Always a namespace of our own: runc and crun bring `lo` up in a new one
+    // themselves; with `Network::User` the runner points it at the namespace slirp4netns
+    // serves ([`super::usernet::UserNet::apply`]).
+    namespaces.push(LinuxNamespaceType::Network);
     if cgroup_ns_supported() {
         namespaces.push(LinuxNamespaceType::Cgroup);
     }
@@ -421,6 +414,7 @@ pub fn build_config(run: &RunSpec, rootfs: &Path, user: &ResolvedUser) -> anyhow
         .resources(resources.build()?)
         .masked_paths(masked)
         .readonly_paths(oci_spec::runtime::get_default_readonly_paths())
+        .seccomp(super::seccomp::default_profile()?)
         .build()?;
 
     let rootfs = std::fs::canonicalize(rootfs)
@@ -442,12 +436,12 @@ pub fn build_config(run: &RunSpec, rootfs: &Path, user: &ResolvedUser) -> anyhow
 
 /// Adds `m`, replacing an earlier mount at the same destination (a bind of /tmp
 /// replaces the tmpfs there).
-fn mount_into(mounts: &mut Vec<Mount>, m: Mount) {
+pub(super) fn mount_into(mounts: &mut Vec<Mount>, m: Mount) {
     mounts.retain(|x| x.destination() != m.destination());
     mounts.push(m);
 }
 
-fn bind_mount(b: &Bind) -> anyhow::Result<Mount> {
+pub(super) fn bind_mount(b: &Bind) -> anyhow::Result<Mount> {
     let mut opts = vec!["rbind", "rprivate", "nosuid", "nodev"];
     opts.push(if b.readonly { "ro" } else { "rw" });
     let src = b
@@ -503,8 +497,10 @@ mod tests {
         let env = strings(&p["env"]);
         assert!(env.contains(&DEFAULT_PATH.to_string()) && env.contains(&"HOME=/root".into()));
         let caps = strings(&p["capabilities"]["bounding"]);
-        assert_eq!(caps.len(), 14);
+        assert_eq!(caps.len(), 13);
         assert!(caps.contains(&"CAP_CHOWN".into()) && !caps.contains(&"CAP_SYS_ADMIN".into()));
+        assert!(!caps.contains(&"CAP_NET_RAW".into()));
+        assert_eq!(v["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ALLOW");
         assert!(strings(&p["capabilities"]["ambient"]).is_empty());
         assert_eq!(p["noNewPrivileges"], false);
         assert_eq!(v["root"]["readonly"], false);
@@ -564,31 +560,28 @@ mod tests {
         assert_eq!(v["root"]["readonly"], true);
         assert_eq!(v["linux"]["resources"]["pids"]["limit"], 512);
         assert_eq!(p["rlimits"][0]["hard"], 1024);
+        assert_eq!(v["linux"]["seccomp"]["syscalls"][0]["errnoRet"], 1);
     }
 
     #[test]
-    fn host_network_shares_the_netns_and_binds_resolv_conf() {
-        let mut run = RunSpec::build_step(vec!["true".into()]);
-        run.network = Network::Host;
-        run.binds.push(Bind {
-            src: "/srv/cache".into(),
-            dest: "/var/cache/apt".into(),
-            readonly: false,
-        });
-        let v = json(&run);
-        assert!(!ns(&v).contains(&"network".to_string()));
-        let mounts = v["mounts"].as_array().unwrap();
-        if Path::new(HOST_RESOLV_CONF).exists() {
-            let r = mounts
-                .iter()
-                .find(|m| m["destination"] == "/etc/resolv.conf")
-                .unwrap();
-            assert_eq!(r["source"], HOST_RESOLV_CONF);
-            assert!(strings(&r["options"]).contains(&"ro".to_string()));
+    fn every_network_mode_gets_a_namespace_and_binds_come_last() {
+        for mode in [Network::Isolated, Network::User] {
+            let mut run = RunSpec::build_step(vec!["true".into()]);
+            run.network = mode;
+            run.binds.push(Bind {
+                src: "/srv/cache".into(),
+                dest: "/var/cache/apt".into(),
+                readonly: false,
+            });
+            let v = json(&run);
+            assert!(ns(&v).contains(&"network".to_string()), "{mode:?}");
+            let mounts = v["mounts"].as_array().unwrap();
+            // The host's resolver file is never bound in.
+            assert!(!mounts.iter().any(|m| m["source"] == "/etc/resolv.conf"));
+            let last = mounts.last().unwrap();
+            assert_eq!(last["destination"], "/var/cache/apt");
+            assert!(strings(&last["options"]).contains(&"rw".to_string()));
         }
-        let last = mounts.last().unwrap();
-        assert_eq!(last["destination"], "/var/cache/apt");
-        assert!(strings(&last["options"]).contains(&"rw".to_string()));
     }
 
     #[test]

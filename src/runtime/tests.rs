@@ -290,23 +290,70 @@ fn mirror_addr() -> String {
         .to_string()
 }
 
+/// A server on the host's 127.0.0.1 that answers every connection with `marker`; its
+/// port.
+fn host_loopback_server(marker: &'static str) -> u16 {
+    use std::io::Write as _;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.write_all(marker.as_bytes());
+        }
+    });
+    port
+}
+
 #[test]
-fn host_network_reaches_the_mirror() {
+fn user_network_reaches_the_mirror_but_not_the_host_loopback() {
     let d = tempfile::tempdir().unwrap();
     let r = busybox_rootfs(d.path());
-    let mut spec = RunSpec::build_step(sh(&format!(
-        "test -s /etc/resolv.conf && {}",
+    let port = host_loopback_server("HOST-LOOPBACK-SECRET");
+    // The server answers on the host.
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut c, &mut got).unwrap();
+    assert_eq!(got, "HOST-LOOPBACK-SECRET");
+
+    let probe = format!(
+        "cat /etc/resolv.conf; ip route; ip -o link; \
+         for h in 127.0.0.1 10.0.2.2; do nc -w 3 $h {port} </dev/null; done; \
+         {}",
         http_head("deb.debian.org")
-    )));
-    spec.network = Network::Host;
+    );
+    let mut spec = RunSpec::build_step(sh(&probe));
+    spec.network = Network::User;
     let out = runc().run(&r, &spec).unwrap();
+    let s = text(&out.stdout);
+    assert!(!s.contains("HOST-LOOPBACK-SECRET"), "{s}");
+    assert!(s.contains("nameserver 10.0.2.3"), "{s}");
+    assert!(s.contains("default via 10.0.2.2 dev tap0"), "{s}");
+    assert!(s.contains("HTTP/1.1 200"), "{out:?}");
     assert!(out.success(), "{out:?}");
-    assert!(text(&out.stdout).starts_with("HTTP/1.1 200"), "{out:?}");
-    // The bind is read-only.
+    // The resolver file is read-only and not the host's.
     let mut spec = RunSpec::build_step(sh("echo x >> /etc/resolv.conf"));
-    spec.network = Network::Host;
+    spec.network = Network::User;
     let out = runc().run(&r, &spec).unwrap();
     assert_ne!(out.exit_code, Some(0));
+    // Nothing of slirp4netns or the holder stays behind.
+    assert!(!slirp_children(), "a slirp4netns of ours is still running");
+}
+
+/// Whether a slirp4netns or `unshare --net` child of this process still runs.
+fn slirp_children() -> bool {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+        .any(|stat| {
+            let after = stat.rsplit(')').next().unwrap_or("");
+            let ppid = after.split_whitespace().nth(1).unwrap_or("");
+            ppid == me
+                && ["(slirp4netns)", "(unshare)", "(cat)"]
+                    .iter()
+                    .any(|n| stat.contains(n))
+        })
 }
 
 #[test]
@@ -710,4 +757,43 @@ fn bench_overhead() {
         ms(api[0]),
         a.as_secs_f64() / b.as_secs_f64()
     );
+}
+
+/// Probes a build step must not pass: each prints `ESCAPE <name>` when it succeeds.
+const FILTER_PROBES: &str = "\
+    unshare -U true 2>/dev/null && echo 'ESCAPE unshare-user'; \
+    unshare -r true 2>/dev/null && echo 'ESCAPE unshare-root'; \
+    mkdir -p /tmp/m; mount -t tmpfs x /tmp/m 2>/dev/null && echo 'ESCAPE mount'; \
+    ping -c1 -W1 127.0.0.1 >/dev/null 2>&1 && echo 'ESCAPE raw-socket'; \
+    echo probes-done";
+
+#[test]
+fn build_steps_have_no_raw_sockets_and_a_seccomp_filter() {
+    let d = tempfile::tempdir().unwrap();
+    let r = busybox_rootfs(d.path());
+    for spec in [
+        RunSpec::build_step(sh(FILTER_PROBES)),
+        RunSpec::contract_test(sh(FILTER_PROBES)),
+    ] {
+        let out = runc().run(&r, &spec).unwrap();
+        let s = text(&out.stdout);
+        assert!(s.contains("probes-done"), "{out:?}");
+        assert!(!s.contains("ESCAPE"), "{s}");
+    }
+    // The filter is there (mode 2), and CAP_NET_RAW (bit 13) is not in the bounding set.
+    let out = runc()
+        .run(
+            &r,
+            &RunSpec::build_step(sh("grep -E '^(Seccomp|CapBnd):' /proc/self/status")),
+        )
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(s.contains("Seccomp:\t2"), "{s}");
+    let bnd = s
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .map(|h| u64::from_str_radix(h.trim(), 16).unwrap())
+        .unwrap();
+    assert_eq!(bnd & (1 << 13), 0, "{s}");
+    assert_ne!(bnd & 1, 0, "CAP_CHOWN stays: {s}");
 }

@@ -12,6 +12,7 @@ mod determinism;
 mod diff;
 mod disk;
 mod disk_formats;
+mod escapes;
 mod registry;
 mod registry_faults;
 mod release;

@@ -225,3 +225,40 @@ fn locked_build_names_a_pinned_version_the_mirror_lacks() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert!(err.contains("curl=0.0.1-corebuild-missing"), "{err}");
 }
+
+/// A `run` layer with `network = true` has a network of its own (slirp4netns): a server
+/// on the host's 127.0.0.1 stays out of reach, while the step has a default route out.
+#[test]
+fn run_layer_network_does_not_reach_the_host_loopback() {
+    use std::io::Write as _;
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut c in l.incoming().flatten() {
+            let _ = c.write_all(b"HOST-LOOPBACK-SECRET\n");
+        }
+    });
+    let ws = Ws::new();
+    ws.tiny_base();
+    let probe = format!(
+        "for h in 127.0.0.1 10.0.2.2; do nc -w 3 $h {port} </dev/null >> /got; done; \
+         ip route > /route; ip -o link > /links; true"
+    );
+    let bp = tiny_run(
+        &ws,
+        "hostlo",
+        &format!("[[layer]]\nrun = [\"/bin/sh\", \"-c\", '''{probe}''']\nnetwork = true"),
+    );
+    run_ok(ws.cb().arg("build").arg(&bp));
+    let flat = ws.path().join("flat");
+    run_ok(ws.cb().arg("unpack").arg("hostlo:1.0.0").arg(&flat));
+    let got = std::fs::read_to_string(flat.join("got")).unwrap();
+    assert!(
+        !got.contains("SECRET"),
+        "the step reached the host's loopback: {got}"
+    );
+    let route = std::fs::read_to_string(flat.join("route")).unwrap();
+    assert!(route.contains("default via 10.0.2.2 dev tap0"), "{route}");
+    let links = std::fs::read_to_string(flat.join("links")).unwrap();
+    assert!(links.contains("tap0") && !links.contains("eth0"), "{links}");
+}
