@@ -11,6 +11,6 @@ for c in ../shared/data/rustsec-advisory-db.bundle scripts/audit/rustsec-advisor
 done
 db=target/advisory-db
 rm -rf "$db"
-git clone -q "$bundle" "$db"
+git -c advice.detachedHead=false -c init.defaultBranch=main clone -q "$bundle" "$db"
 echo "audit: advisory database from $bundle ($(git -C "$db" log -1 --format=%cs))" >&2
 cargo audit --db "$db" --no-fetch --stale --deny warnings
