@@ -16,8 +16,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const NAME: &str = "crash-web";
-
 /// The blueprint: a `run` step (runc, an overlay, a cache record) and a files layer.
 const BLUEPRINT: &str = r#"name = "crash-web"
 version = "1.0.0"
