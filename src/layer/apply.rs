@@ -566,6 +566,7 @@ impl<R: Read> Applier<'_, R> {
     fn fix_dirs(&mut self) -> Result<(), ApplyError> {
         // Parents first, so a directory this layer names itself gets the layer's metadata.
         let Dirs { parents, own, .. } = std::mem::take(&mut self.dirs);
+        let mut cursor = dirs::Cursor::new(&self.root);
         for d in parents.iter().chain(own.iter().rev()) {
             let name = if d.path.is_empty() {
                 "./".to_string()
@@ -574,7 +575,14 @@ impl<R: Read> Applier<'_, R> {
             };
             let fail =
                 |e: Errno| ApplyError::io(name.clone(), "setting directory metadata", e.into());
-            let fd = match self.root.dir(&d.comps(), false, None) {
+            let comps = d.comps();
+            // Most paths are real ones sharing a prefix with the previous: the cursor
+            // opens them without a walk from the root; a symlink on the way needs one.
+            let found = match cursor.open(&comps).map_err(fail)? {
+                Some(fd) => Ok(Some(fd)),
+                None => self.root.dir(&comps, false, None),
+            };
+            let fd = match found {
                 Ok(Some(fd)) => fd,
                 Ok(None) | Err(Fail::Refused(_)) => continue,
                 Err(Fail::Io(what, e)) => return Err(ApplyError::io(name, what, e)),
@@ -637,3 +645,11 @@ mod tests;
 #[cfg(test)]
 #[path = "apply/hostile_tests.rs"]
 mod hostile_tests;
+
+#[cfg(test)]
+#[path = "apply/corpus_cases.rs"]
+mod corpus_cases;
+
+#[cfg(test)]
+#[path = "apply/corpus_tests.rs"]
+mod corpus_tests;

@@ -59,6 +59,10 @@ impl Root {
         Ok(Root { fd })
     }
 
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// Opens the directory at `comps` inside the root. With `create`, missing directories
     /// are made (0755) and every directory passed is recorded in `touched`; without it, a
     /// missing component gives `Ok(None)`.

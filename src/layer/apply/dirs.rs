@@ -3,10 +3,12 @@
 //! child does not leak the clock into a parent). Each is remembered once, keyed by a hash
 //! of its real path computed one component at a time, and all of it within a byte budget.
 
-use crate::layer::rootfs::{inode, Fail};
+use crate::layer::rootfs::{inode, open_dir, Fail, Root};
 use rustix::fs::Stat;
+use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashSet;
+use std::os::fd::{AsFd, OwnedFd};
 
 /// Bytes of directory paths remembered by one layer (parents and its own directories).
 pub(crate) const MAX_DIR_BYTES: u64 = 64 << 20;
@@ -95,6 +97,50 @@ impl Dirs {
             )));
         }
         Ok(())
+    }
+}
+
+/// Opens directories by their real path, keeping the fds of the previous path open so
+/// a path sharing a prefix with it costs only its new components.
+pub(super) struct Cursor<'r> {
+    root: &'r Root,
+    names: Vec<String>,
+    fds: Vec<OwnedFd>,
+}
+
+impl<'r> Cursor<'r> {
+    pub fn new(root: &'r Root) -> Self {
+        Cursor {
+            root,
+            names: Vec::new(),
+            fds: Vec::new(),
+        }
+    }
+
+    /// The directory at `comps`, never following a symlink; `None` when a component is
+    /// missing, not a directory, or a symlink.
+    pub fn open(&mut self, comps: &[&str]) -> Result<Option<OwnedFd>, Errno> {
+        let common = self
+            .names
+            .iter()
+            .zip(comps)
+            .take_while(|(a, b)| a == *b)
+            .count();
+        self.names.truncate(common);
+        self.fds.truncate(common);
+        for c in &comps[common..] {
+            let cur = self.fds.last().map_or(self.root.fd(), |f| f.as_fd());
+            match open_dir(cur, c) {
+                Ok(fd) => {
+                    self.fds.push(fd);
+                    self.names.push(c.to_string());
+                }
+                Err(Errno::NOENT | Errno::NOTDIR | Errno::LOOP) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+        let cur = self.fds.last().map_or(self.root.fd(), |f| f.as_fd());
+        rustix::io::fcntl_dupfd_cloexec(cur, 0).map(Some)
     }
 }
 
