@@ -653,3 +653,7 @@ mod corpus_cases;
 #[cfg(test)]
 #[path = "apply/corpus_tests.rs"]
 mod corpus_tests;
+
+#[cfg(test)]
+#[path = "apply/fuzz_tests.rs"]
+mod fuzz_tests;
