@@ -10,7 +10,7 @@
 
 use crate::contract::dpkg;
 use crate::digest::Digest;
-use crate::layer::{self, Compression};
+use crate::layer::{self, ApplyOptions, Compression, TarReader};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -60,18 +60,18 @@ fn scan_layer(store: &OciDir, l: &oci_spec::image::Descriptor) -> Result<InLayer
         crate::error::input(format!("layer {digest}: unsupported media type {mt}"))
     })?;
     let blob = store.open_blob(&digest, Some(l.size()))?;
-    let mut ar = tar::Archive::new(layer::decompress(c, blob));
+    // Untrusted (a pulled or imported base): the bounded reader, with an apply's caps.
+    let mut tar = TarReader::bounded(layer::decompress(c, blob), &ApplyOptions::default());
     let mut out = InLayer::Unmentioned;
     let mut hidden = false;
-    for entry in ar.entries()? {
-        let mut e = entry?;
-        let raw = e.path()?.to_string_lossy().into_owned();
+    while let Some(e) = tar.next_entry()? {
+        let raw = String::from_utf8_lossy(&e.name).into_owned();
         let path = norm(&raw);
         if hides_status(path) {
             hidden = true;
-        } else if path == STATUS_PATH && e.header().entry_type().is_file() {
+        } else if path == STATUS_PATH && e.is_file() {
             let mut bytes = Vec::new();
-            (&mut e).take(LIMIT + 1).read_to_end(&mut bytes)?;
+            tar.data().take(LIMIT + 1).read_to_end(&mut bytes)?;
             if bytes.len() as u64 > LIMIT {
                 return Err(crate::error::input(format!(
                     "/{STATUS_PATH} in layer {digest} is larger than {} MiB",

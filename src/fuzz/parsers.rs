@@ -32,6 +32,8 @@ const TARGETS: &[&str] = &[
 ];
 
 proptest! {
+    #![proptest_config(super::config())]
+
     #[test]
     fn mutated_blueprints_load_or_fail_cleanly(target in 0..TARGETS.len(), e in edits()) {
         // One copy per test thread; each case mutates one file and puts it back.

@@ -16,6 +16,7 @@ use super::rootfs::{self, inode, is_dir, lstat, open_dir, Fail, Root, Touched, M
 use super::scan::KEPT_XATTR;
 use super::tarread::{RawEntry, TarReader};
 use anyhow::Context as _;
+use dirs::{DirFix, Dirs};
 use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Timespec, Timestamps, Uid};
 use rustix::io::Errno;
 use sha2::{Digest as _, Sha256};
@@ -118,20 +119,13 @@ pub fn apply_layer<R: Read>(
             e,
         )
     })?;
-    // Headers may add up to three blocks per member on top of the file bytes.
-    let stream_cap = opts
-        .max_total_bytes
-        .saturating_add(opts.max_entries.saturating_mul(3 * 512))
-        .saturating_add(1 << 20);
     let mut a = Applier {
         root,
         opts,
-        tar: TarReader::new(tar, opts.max_entries, stream_cap),
+        tar: TarReader::bounded(tar, opts),
         touched: Touched::new(),
         seen: HashSet::new(),
-        dirs: Vec::new(),
-        parents: Vec::new(),
-        parents_seen: HashSet::new(),
+        dirs: Dirs::default(),
         cache: None,
         stats: ApplyStats::default(),
         buf: vec![0; 256 << 10],
@@ -178,15 +172,6 @@ enum Action {
     Opaque,
 }
 
-/// A directory whose mode and mtime are set after everything else in the layer, so
-/// writing its children neither needs write permission nor moves its mtime.
-struct DirFix {
-    comps: Vec<String>,
-    inode: (u64, u64),
-    mode: u32,
-    mtime: u64,
-}
-
 struct Applier<'o, R> {
     root: Root,
     opts: &'o ApplyOptions,
@@ -194,12 +179,8 @@ struct Applier<'o, R> {
     touched: Touched,
     /// Hashes of the names already applied from this layer.
     seen: HashSet<[u8; 16]>,
-    dirs: Vec<DirFix>,
-    /// Directories on the way to this layer's entries, as they were before the layer
-    /// (restored at the end, so adding a child does not leak the clock into a parent),
-    /// or with `mtime` 0 when the layer had to create them.
-    parents: Vec<DirFix>,
-    parents_seen: HashSet<Vec<String>>,
+    /// Directories whose metadata is set last.
+    dirs: Dirs,
     /// The parent directory of the previous entry, reused while entries share it.
     cache: Option<(Vec<String>, OwnedFd)>,
     stats: ApplyStats,
@@ -327,7 +308,8 @@ impl<R: Read> Applier<'_, R> {
         }
     }
 
-    /// Resolves (creating) the parent directory into the cache.
+    /// Resolves (creating) the parent directory into the cache, remembering on the way
+    /// the directories whose metadata is restored at the end.
     fn parent(&mut self, comps: &[String]) -> Result<(), Fail> {
         if let Some((c, _)) = &self.cache {
             if c == comps {
@@ -335,56 +317,19 @@ impl<R: Read> Applier<'_, R> {
             }
         }
         self.cache = None;
-        let missing = self.remember_parents(comps)?;
         let refs: Vec<&str> = comps.iter().map(String::as_str).collect();
+        let (dirs, touched) = (&mut self.dirs, &mut self.touched);
+        let mut visit = |real: &[String], fd: &OwnedFd, created: bool| {
+            let st = rustix::fs::fstat(fd).map_err(|e| Fail::Io("stat", e.into()))?;
+            touched.insert(inode(&st));
+            dirs.visit_parent(real, &st, created)
+        };
         let fd = self
             .root
-            .dir(&refs, true, Some(&mut self.touched))?
+            .walk(&refs, true, Some(&mut visit))?
             .expect("created when missing");
-        for prefix in missing {
-            // Created implicitly: no time of its own, so a fixed one, not the clock.
-            let r: Vec<&str> = prefix.iter().map(String::as_str).collect();
-            if let Some(d) = self.root.dir(&r, false, None)? {
-                let st = rustix::fs::fstat(&d).map_err(|e| Fail::Io("stat", e.into()))?;
-                self.parents.push(DirFix {
-                    comps: prefix,
-                    inode: inode(&st),
-                    mode: st.st_mode & 0o7777,
-                    mtime: 0,
-                });
-            }
-        }
         self.cache = Some((comps.to_vec(), fd));
         Ok(())
-    }
-
-    /// Records, once per layer, the mode and mtime of each existing directory on the way
-    /// to `comps`; returns the prefixes that do not exist yet (they are about to be made).
-    fn remember_parents(&mut self, comps: &[String]) -> Result<Vec<Vec<String>>, Fail> {
-        let mut missing = Vec::new();
-        for i in 0..=comps.len() {
-            let prefix = comps[..i].to_vec();
-            if self.parents_seen.contains(&prefix) {
-                continue;
-            }
-            let r: Vec<&str> = prefix.iter().map(String::as_str).collect();
-            match self.root.dir(&r, false, None) {
-                Ok(Some(d)) => {
-                    let st = rustix::fs::fstat(&d).map_err(|e| Fail::Io("stat", e.into()))?;
-                    self.parents.push(DirFix {
-                        comps: prefix.clone(),
-                        inode: inode(&st),
-                        mode: st.st_mode & 0o7777,
-                        mtime: st.st_mtime.max(0) as u64,
-                    });
-                }
-                Ok(None) => missing.push(prefix.clone()),
-                // Not a directory, or refused: resolving the parent reports it.
-                Err(_) => continue,
-            }
-            self.parents_seen.insert(prefix);
-        }
-        Ok(missing)
     }
 
     fn put(
@@ -420,12 +365,12 @@ impl<R: Read> Applier<'_, R> {
                 }
                 let st = rustix::fs::fstat(&fd).map_err(io("reading the directory"))?;
                 self.touched.insert(inode(&st));
-                self.dirs.push(DirFix {
-                    comps: comps.to_vec(),
+                self.dirs.own(DirFix {
+                    path: comps.join("/"),
                     inode: inode(&st),
                     mode: raw.mode,
                     mtime: raw.mtime,
-                });
+                })?;
             }
             Action::File => {
                 rootfs::remove_tree(parent, leaf).map_err(io("replacing the existing entry"))?;
@@ -517,7 +462,9 @@ impl<R: Read> Applier<'_, R> {
                             AtFlags::empty(),
                         )
                         .map_err(io("creating the hard link"))?;
-                        self.touched.insert(inode(&st));
+                        self.touched
+                            .link(parent, leaf, &st)
+                            .map_err(io("recording the hard link"))?;
                     }
                 }
             }
@@ -571,13 +518,12 @@ impl<R: Read> Applier<'_, R> {
             .map_err(|e| Fail::Io("setting the owner", e.into()))?;
         }
         let st = rustix::fs::fstat(&fd).map_err(|e| Fail::Io("reading the root", e.into()))?;
-        self.dirs.push(DirFix {
-            comps: Vec::new(),
+        self.dirs.own(DirFix {
+            path: String::new(),
             inode: inode(&st),
             mode: raw.mode,
             mtime: raw.mtime,
-        });
-        Ok(())
+        })
     }
 
     /// Deletes the lower entry `comps`; a name this layer created stays (the OCI rule:
@@ -591,7 +537,12 @@ impl<R: Read> Applier<'_, R> {
         };
         let io = |what: &'static str| move |e: Errno| Fail::Io(what, e.into());
         match lstat(dir.as_fd(), &leaf[0]).map_err(io("reading the whited-out entry"))? {
-            Some(st) if !self.touched.contains(&inode(&st)) => {
+            Some(st)
+                if !self
+                    .touched
+                    .owns(dir.as_fd(), &leaf[0], &st)
+                    .map_err(io("reading the whited-out entry"))? =>
+            {
                 rootfs::remove_tree(dir.as_fd(), &leaf[0])
                     .map_err(io("removing the whited-out entry"))
             }
@@ -614,18 +565,24 @@ impl<R: Read> Applier<'_, R> {
     /// (its inode changed) is left alone.
     fn fix_dirs(&mut self) -> Result<(), ApplyError> {
         // Parents first, so a directory this layer names itself gets the layer's metadata.
-        let parents = std::mem::take(&mut self.parents);
-        let own = std::mem::take(&mut self.dirs);
+        let Dirs { parents, own, .. } = std::mem::take(&mut self.dirs);
+        let mut cursor = dirs::Cursor::new(&self.root);
         for d in parents.iter().chain(own.iter().rev()) {
-            let name = if d.comps.is_empty() {
+            let name = if d.path.is_empty() {
                 "./".to_string()
             } else {
-                d.comps.join("/")
+                d.path.clone()
             };
             let fail =
                 |e: Errno| ApplyError::io(name.clone(), "setting directory metadata", e.into());
-            let refs: Vec<&str> = d.comps.iter().map(String::as_str).collect();
-            let fd = match self.root.dir(&refs, false, None) {
+            let comps = d.comps();
+            // Most paths are real ones sharing a prefix with the previous: the cursor
+            // opens them without a walk from the root; a symlink on the way needs one.
+            let found = match cursor.open(&comps).map_err(fail)? {
+                Some(fd) => Ok(Some(fd)),
+                None => self.root.dir(&comps, false, None),
+            };
+            let fd = match found {
                 Ok(Some(fd)) => fd,
                 Ok(None) | Err(Fail::Refused(_)) => continue,
                 Err(Fail::Io(what, e)) => return Err(ApplyError::io(name, what, e)),
@@ -679,6 +636,8 @@ fn layer_components(name: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+mod dirs;
+
 #[cfg(test)]
 #[path = "apply_tests.rs"]
 mod tests;
@@ -686,3 +645,15 @@ mod tests;
 #[cfg(test)]
 #[path = "apply/hostile_tests.rs"]
 mod hostile_tests;
+
+#[cfg(test)]
+#[path = "apply/corpus_cases.rs"]
+mod corpus_cases;
+
+#[cfg(test)]
+#[path = "apply/corpus_tests.rs"]
+mod corpus_tests;
+
+#[cfg(test)]
+#[path = "apply/fuzz_tests.rs"]
+mod fuzz_tests;

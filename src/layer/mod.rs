@@ -27,4 +27,5 @@ pub use compress::{decompress, Compression};
 pub use entry::{normalize_dest, Entry, EntryKind, FileSource, PathError};
 pub use overlay_diff::{upper_to_entries, DiffOptions, BUILD_EXCLUDES};
 pub use scan::{files_from_host, scan_dir, scan_dir_report, Scan, Skipped};
+pub(crate) use tarread::{RawEntry, TarReader};
 pub use writer::{write_layer, LayerInfo, LayerOptions};

@@ -9,7 +9,7 @@
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -19,9 +19,9 @@ pub(crate) const MAX_DEPTH: usize = 256;
 /// Symlinks followed while resolving one path (the kernel's own limit).
 const MAX_SYMLINKS: u32 = 40;
 
-/// Inodes (dev, ino) this layer created or updated; opaque whiteouts and whiteouts only
-/// remove what is not in it (lower-layer content).
-pub(crate) type Touched = HashSet<(u64, u64)>;
+mod touched;
+
+pub(crate) use touched::Touched;
 
 /// Why a walk failed: the layer asked for something refused, or the file system failed.
 #[derive(Debug)]
@@ -59,6 +59,10 @@ impl Root {
         Ok(Root { fd })
     }
 
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// Opens the directory at `comps` inside the root. With `create`, missing directories
     /// are made (0755) and every directory passed is recorded in `touched`; without it, a
     /// missing component gives `Ok(None)`.
@@ -66,16 +70,42 @@ impl Root {
         &self,
         comps: &[&str],
         create: bool,
-        mut touched: Option<&mut Touched>,
+        touched: Option<&mut Touched>,
+    ) -> Result<Option<OwnedFd>, Fail> {
+        let Some(t) = touched else {
+            return self.walk(comps, create, None);
+        };
+        let mut record = |_: &[String], fd: &OwnedFd, _: bool| {
+            let st = rustix::fs::fstat(fd).map_err(Fail::io("reading a parent directory"))?;
+            t.insert(inode(&st));
+            Ok(())
+        };
+        self.walk(comps, create, Some(&mut record))
+    }
+
+    /// [`Root::dir`], calling `visit` with each directory passed (the root first): its
+    /// real path inside the root (symlinks resolved), its fd, and whether it was just
+    /// made. A visit happens before anything is created inside that directory.
+    pub fn walk(
+        &self,
+        comps: &[&str],
+        create: bool,
+        mut visit: Option<&mut Visit<'_>>,
     ) -> Result<Option<OwnedFd>, Fail> {
         let mut stack: Vec<OwnedFd> = Vec::new();
+        let mut names: Vec<String> = Vec::new();
         let mut queue: VecDeque<String> = comps.iter().map(|c| c.to_string()).collect();
         let mut links = 0u32;
+        if let Some(v) = visit.as_deref_mut() {
+            v(&[], &self.fd, false)?;
+        }
         while let Some(c) = queue.pop_front() {
             match c.as_str() {
                 "" | "." => continue,
                 ".." => {
-                    stack.pop(); // clamped: `..` of the root is the root
+                    // clamped: `..` of the root is the root
+                    stack.pop();
+                    names.pop();
                     continue;
                 }
                 _ => {}
@@ -90,7 +120,8 @@ impl Root {
                     // mkdir's mode went through the umask; make it the same everywhere.
                     rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755))
                         .map_err(Fail::io("setting a parent directory's mode"))?;
-                    self.push(&mut stack, fd, touched.as_deref_mut())?;
+                    names.push(c);
+                    push(&mut stack, &names, fd, true, visit.as_deref_mut())?;
                     continue;
                 }
                 None => return Ok(None),
@@ -98,7 +129,8 @@ impl Root {
             match FileType::from_raw_mode(st.st_mode) {
                 FileType::Directory => {
                     let fd = open_dir(cur, &c).map_err(Fail::io("opening a parent directory"))?;
-                    self.push(&mut stack, fd, touched.as_deref_mut())?;
+                    names.push(c);
+                    push(&mut stack, &names, fd, false, visit.as_deref_mut())?;
                 }
                 FileType::Symlink => {
                     links += 1;
@@ -113,6 +145,7 @@ impl Root {
                     };
                     if target.starts_with('/') {
                         stack.clear();
+                        names.clear();
                     }
                     for part in target.split('/').rev() {
                         queue.push_front(part.to_string());
@@ -127,38 +160,35 @@ impl Root {
         }
         match stack.pop() {
             Some(fd) => Ok(Some(fd)),
-            None => {
-                let fd = self
-                    .fd
-                    .try_clone()
-                    .map_err(|e| Fail::Io("duplicating the root fd", e))?;
-                if let Some(t) = touched {
-                    let st = rustix::fs::fstat(&fd).map_err(Fail::io("reading the root"))?;
-                    t.insert(inode(&st));
-                }
-                Ok(Some(fd))
-            }
+            None => self
+                .fd
+                .try_clone()
+                .map(Some)
+                .map_err(|e| Fail::Io("duplicating the root fd", e)),
         }
     }
+}
 
-    fn push(
-        &self,
-        stack: &mut Vec<OwnedFd>,
-        fd: OwnedFd,
-        touched: Option<&mut Touched>,
-    ) -> Result<(), Fail> {
-        if let Some(t) = touched {
-            let st = rustix::fs::fstat(&fd).map_err(Fail::io("reading a parent directory"))?;
-            t.insert(inode(&st));
-        }
-        stack.push(fd);
-        if stack.len() > MAX_DEPTH {
-            return Err(Fail::Refused(format!(
-                "directories nested deeper than {MAX_DEPTH}"
-            )));
-        }
-        Ok(())
+/// What [`Root::walk`] calls for each directory it passes.
+pub(crate) type Visit<'a> = dyn FnMut(&[String], &OwnedFd, bool) -> Result<(), Fail> + 'a;
+
+fn push(
+    stack: &mut Vec<OwnedFd>,
+    names: &[String],
+    fd: OwnedFd,
+    created: bool,
+    visit: Option<&mut Visit<'_>>,
+) -> Result<(), Fail> {
+    if stack.len() >= MAX_DEPTH {
+        return Err(Fail::Refused(format!(
+            "directories nested deeper than {MAX_DEPTH}"
+        )));
     }
+    if let Some(v) = visit {
+        v(names, &fd, created)?;
+    }
+    stack.push(fd);
+    Ok(())
 }
 
 /// `lstat` of `name` in `dir`; `None` if it does not exist.
@@ -235,7 +265,7 @@ fn clear_at_depth(dir: BorrowedFd<'_>, touched: &Touched, depth: usize) -> Resul
         let Some(st) = lstat(dir, &child)? else {
             continue;
         };
-        if !touched.contains(&inode(&st)) {
+        if !touched.owns(dir, &child, &st)? {
             remove_at_depth(dir, &child, depth + 1)?;
         } else if is_dir(&st) {
             let sub = open_dir(dir, &child)?;

@@ -2,17 +2,16 @@
 //!
 //! The `tar` crate's archive reader buffers PAX and GNU long-name members whole, with no
 //! cap, so a member claiming gigabytes is a memory bomb. This reader parses headers with
-//! `tar::Header`, caps every metadata member before reading it, counts members and bytes
-//! against the caller's limits before consuming them, and streams file data.
+//! `tar::Header`, caps the extension records before each entry together (`ext.rs`)
+//! before reading them, counts members and bytes against the caller's limits before
+//! consuming them, and streams file data. Every reader of a layer goes through it.
 
-use super::apply::ApplyError;
+mod ext;
+
+use super::apply::{ApplyError, ApplyOptions};
+use ext::Ext;
 use std::io::{self, Read};
 use tar::Header;
-
-/// Largest PAX (`x`/`g`) member we read.
-const MAX_PAX_BYTES: u64 = 1 << 20;
-/// Largest GNU long name/link member we read (a path is at most 4096 bytes).
-const MAX_LONGNAME_BYTES: u64 = 8192;
 
 /// One member, with PAX and GNU extensions already folded in.
 #[derive(Debug)]
@@ -26,6 +25,22 @@ pub(crate) struct RawEntry {
     pub mtime: u64,
     pub size: u64,
     pub xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// The data of the current entry (see [`TarReader::data`]).
+pub(crate) struct Data<'a, R>(&'a mut TarReader<R>);
+
+impl<R: Read> Read for Data<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_data(buf)
+    }
+}
+
+impl RawEntry {
+    /// A regular file (a regular type whose name ends in `/` is a directory).
+    pub fn is_file(&self) -> bool {
+        matches!(self.typeflag, b'0' | b'\0' | b'7') && !self.name.ends_with(b"/")
+    }
 }
 
 pub(crate) struct TarReader<R> {
@@ -43,7 +58,7 @@ pub(crate) struct TarReader<R> {
 }
 
 impl<R: Read> TarReader<R> {
-    pub fn new(r: R, max_members: u64, max_bytes: u64) -> Self {
+    fn new(r: R, max_members: u64, max_bytes: u64) -> Self {
         TarReader {
             r,
             left: 0,
@@ -56,86 +71,57 @@ impl<R: Read> TarReader<R> {
         }
     }
 
+    /// A reader with the limits an apply under `opts` has: what every reader of an
+    /// untrusted layer uses.
+    pub fn bounded(r: R, opts: &ApplyOptions) -> Self {
+        // Headers may add up to three blocks per member on top of the file bytes.
+        let stream_cap = opts
+            .max_total_bytes
+            .saturating_add(opts.max_entries.saturating_mul(3 * 512))
+            .saturating_add(1 << 20);
+        TarReader::new(r, opts.max_entries, stream_cap)
+    }
+
+    /// The data of the current entry, as a reader.
+    pub fn data(&mut self) -> Data<'_, R> {
+        Data(self)
+    }
+
     /// The next entry, or `None` at the end of the archive.
     pub fn next_entry(&mut self) -> Result<Option<RawEntry>, ApplyError> {
         let unnamed = |n: u64| format!("<member {n}>");
         self.skip_rest()
             .map_err(|e| ApplyError::io(unnamed(self.members), "reading the layer", e))?;
-        let mut pax_path = None;
-        let mut pax_link = None;
-        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
-        let mut long_name: Option<Vec<u8>> = None;
-        let mut long_link: Option<Vec<u8>> = None;
+        let mut ext = Ext::default();
         loop {
             if self.done {
                 return Ok(None);
             }
             let here = unnamed(self.members + 1);
-            let mut block = [0u8; 512];
-            match self.read_block(&mut block) {
-                Ok(false) => {
-                    self.done = true;
-                    if pax_path.is_some() || !pax.is_empty() || long_name.is_some() {
-                        return Err(ApplyError::refused(
-                            here,
-                            "archive ends after an extension header",
-                        ));
-                    }
-                    return Ok(None);
-                }
-                Ok(true) if self.consumed > self.max_bytes => {
-                    return Err(ApplyError::refused(
-                        here,
-                        format!("layer stream longer than {} bytes (limit)", self.max_bytes),
-                    ))
-                }
-                Ok(true) => {}
-                Err(e) => return Err(ApplyError::io(here, "reading a tar header", e)),
-            }
-            if block.iter().all(|b| *b == 0) {
-                self.done = true;
+            let Some(block) = self.next_header(&here, &ext)? else {
                 return Ok(None);
-            }
-            self.members += 1;
-            if self.members > self.max_members {
-                return Err(ApplyError::refused(
-                    here,
-                    format!("more than {} entries (limit)", self.max_members),
-                ));
-            }
+            };
             let h = Header::from_byte_slice(&block);
             check_checksum(&block).map_err(|r| ApplyError::refused(here.clone(), r))?;
             let field_name =
                 header_name(&block).map_err(|r| ApplyError::refused(here.clone(), r))?;
             let named = String::from_utf8_lossy(&field_name).into_owned();
             let refuse = |r: &str| ApplyError::refused(named.clone(), r.to_string());
-            let mut size = h.entry_size().map_err(|_| refuse("invalid size field"))?;
+            let size = h.entry_size().map_err(|_| refuse("invalid size field"))?;
             let typeflag = block[156];
-            match typeflag {
-                b'x' | b'g' | b'L' | b'K' => {
-                    let cap = if matches!(typeflag, b'x' | b'g') {
-                        MAX_PAX_BYTES
-                    } else {
-                        MAX_LONGNAME_BYTES
-                    };
-                    if size > cap {
-                        return Err(refuse(&format!(
-                            "extension header of {size} bytes (limit {cap})"
-                        )));
-                    }
+            if ext::is_ext(typeflag) {
+                ext.admit(typeflag, size).map_err(|r| refuse(&r))?;
+                if ext::is_read(typeflag) {
                     let data = self.read_member(size).map_err(|e| {
                         ApplyError::io(named.clone(), "reading an extension header", e)
                     })?;
-                    match typeflag {
-                        b'x' => parse_pax(&data, &mut pax_path, &mut pax_link, &mut pax)
-                            .map_err(&refuse)?,
-                        b'g' => {} // global defaults: ignored; every member states its own fields
-                        b'L' => long_name = Some(gnu_long(&data).map_err(&refuse)?),
-                        _ => long_link = Some(gnu_long(&data).map_err(&refuse)?),
-                    }
-                    continue;
+                    ext.take(typeflag, &data).map_err(refuse)?;
+                } else {
+                    self.start_member(size).map_err(|r| refuse(&r))?;
+                    self.skip_rest()
+                        .map_err(|e| ApplyError::io(named.clone(), "skipping a header", e))?;
                 }
-                _ => {}
+                continue;
             }
             let mut e = RawEntry {
                 name: field_name,
@@ -145,58 +131,51 @@ impl<R: Read> TarReader<R> {
                 uid: h.uid().map_err(|_| refuse("invalid uid field"))?,
                 gid: h.gid().map_err(|_| refuse("invalid gid field"))?,
                 mtime: h.mtime().map_err(|_| refuse("invalid mtime field"))?,
-                size: 0,
+                size,
                 xattrs: Vec::new(),
             };
-            if let Some(n) = long_name.take() {
-                e.name = n;
-            }
-            if let Some(l) = long_link.take() {
-                e.link = l;
-            }
-            if let Some(p) = pax_path.take() {
-                e.name = p;
-            }
-            if let Some(l) = pax_link.take() {
-                e.link = l;
-            }
+            let folded = ext.fold(&mut e);
             let named = String::from_utf8_lossy(&e.name).into_owned();
             let refuse = |r: String| ApplyError::refused(named.clone(), r);
-            for (k, v) in pax.drain(..) {
-                let num = || -> Result<u64, ApplyError> {
-                    let s = std::str::from_utf8(&v).ok();
-                    // PAX times may carry a fraction; a negative time becomes 0.
-                    let s = s.map(|s| s.split('.').next().unwrap_or(""));
-                    match s {
-                        Some(s) if s.starts_with('-') => Ok(0),
-                        Some(s) => s
-                            .parse()
-                            .map_err(|_| refuse(format!("invalid PAX {k} value"))),
-                        None => Err(refuse(format!("invalid PAX {k} value"))),
-                    }
-                };
-                match k.as_str() {
-                    "size" => size = num()?,
-                    "uid" => e.uid = num()?,
-                    "gid" => e.gid = num()?,
-                    "mtime" => e.mtime = num()?,
-                    _ if k.starts_with("GNU.sparse.") => {
-                        return Err(refuse("sparse files are not supported".into()))
-                    }
-                    _ => {
-                        if let Some(x) = k.strip_prefix("SCHILY.xattr.") {
-                            e.xattrs.push((x.to_string(), v));
-                        }
-                    }
-                }
-            }
+            folded.map_err(&refuse)?;
             if typeflag == b'S' {
                 return Err(refuse("sparse files are not supported".into()));
             }
-            e.size = size;
-            self.start_member(size).map_err(refuse)?;
+            self.start_member(e.size).map_err(refuse)?;
             return Ok(Some(e));
         }
+    }
+
+    /// The next header block, counted against the member and byte limits; `None` at the
+    /// end of the archive (refused if extension records were waiting for an entry).
+    fn next_header(&mut self, here: &str, ext: &Ext) -> Result<Option<[u8; 512]>, ApplyError> {
+        let refuse = |r: String| ApplyError::refused(here.to_string(), r);
+        let mut block = [0u8; 512];
+        match self.read_block(&mut block) {
+            Ok(true) if self.consumed > self.max_bytes => {
+                return Err(refuse(format!(
+                    "layer stream longer than {} bytes (limit)",
+                    self.max_bytes
+                )))
+            }
+            Ok(true) if block.iter().any(|b| *b != 0) => {}
+            Ok(_) => {
+                self.done = true;
+                if !ext.is_empty() {
+                    return Err(refuse("archive ends after an extension header".into()));
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(ApplyError::io(here.to_string(), "reading a tar header", e)),
+        }
+        self.members += 1;
+        if self.members > self.max_members {
+            return Err(refuse(format!(
+                "more than {} entries (limit)",
+                self.max_members
+            )));
+        }
+        Ok(Some(block))
     }
 
     /// Reads data of the current entry (at most what is left of it).
@@ -214,6 +193,11 @@ impl<R: Read> TarReader<R> {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+
+    /// The stream, as far as it was read.
+    pub fn into_inner(self) -> R {
+        self.r
     }
 
     /// Reads whatever follows the end of the archive (tar's record padding), still
@@ -358,75 +342,13 @@ fn header_name(block: &[u8; 512]) -> Result<Vec<u8>, &'static str> {
     Ok(out)
 }
 
-fn gnu_long(data: &[u8]) -> Result<Vec<u8>, &'static str> {
-    let end = data.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
-    let v = &data[..end];
-    if v.contains(&0) {
-        return Err("name contains a NUL byte");
-    }
-    Ok(v.to_vec())
-}
-
-fn parse_pax(
-    mut data: &[u8],
-    path: &mut Option<Vec<u8>>,
-    link: &mut Option<Vec<u8>>,
-    rest: &mut Vec<(String, Vec<u8>)>,
-) -> Result<(), &'static str> {
-    const BAD: &str = "malformed PAX header";
-    while !data.is_empty() {
-        let sp = data.iter().position(|b| *b == b' ').ok_or(BAD)?;
-        let len: usize = std::str::from_utf8(&data[..sp])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or(BAD)?;
-        if len <= sp + 1 || len > data.len() || data[len - 1] != b'\n' {
-            return Err(BAD);
-        }
-        let rec = &data[sp + 1..len - 1];
-        let eq = rec.iter().position(|b| *b == b'=').ok_or(BAD)?;
-        let key = std::str::from_utf8(&rec[..eq]).map_err(|_| BAD)?;
-        let value = rec[eq + 1..].to_vec();
-        match key {
-            "path" | "linkpath" if value.contains(&0) => return Err("name contains a NUL byte"),
-            "path" => *path = Some(value),
-            "linkpath" => *link = Some(value),
-            _ => rest.push((key.to_string(), value)),
-        }
-        data = &data[len..];
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn pax_parsing_refuses_lies() {
-        let (mut p, mut l, mut r) = (None, None, Vec::new());
-        assert!(parse_pax(b"9 path=a\n", &mut p, &mut l, &mut r).is_ok());
-        assert_eq!(p.as_deref(), Some(&b"a"[..]));
-        for bad in [
-            &b"99 path=a\n"[..],
-            b"5 path=a\n",
-            b"x path=a\n",
-            b"9 patha=\n\n",
-            b"10 path=a\0\n",
-        ] {
-            assert!(
-                parse_pax(bad, &mut p, &mut l, &mut r).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-    }
-
-    #[test]
     fn fields_with_hidden_bytes_after_nul_are_refused() {
         assert_eq!(field(b"abc\0\0\0").unwrap(), b"abc");
         assert!(field(b"abc\0../x").is_err());
-        assert_eq!(gnu_long(b"long\0\0").unwrap(), b"long");
-        assert!(gnu_long(b"lo\0ng\0").is_err());
     }
 }

@@ -178,11 +178,11 @@ impl Sandbox {
     /// Everything under tmp except the target.
     pub fn outside(&self) -> BTreeMap<PathBuf, Seen> {
         let mut out = BTreeMap::new();
-        for e in walkdir::WalkDir::new(self.tmp.path()) {
+        let walk = walkdir::WalkDir::new(self.tmp.path())
+            .into_iter()
+            .filter_entry(|e| e.path() != self.target);
+        for e in walk {
             let e = e.unwrap();
-            if e.path().starts_with(&self.target) {
-                continue;
-            }
             out.insert(e.path().to_path_buf(), seen(e.path()));
         }
         out

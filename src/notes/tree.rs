@@ -3,7 +3,7 @@
 //! content digest. Used to diff two images and to read small files (the dpkg database).
 
 use crate::digest::{Digest, HashingWriter};
-use crate::layer::{self, Compression};
+use crate::layer::{self, ApplyOptions, Compression, RawEntry, TarReader};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -15,6 +15,9 @@ const KEEP: &[&str] = &[
     "etc/os-release",
     "usr/lib/os-release",
 ];
+
+/// The largest of those files we hold in memory.
+const KEEP_LIMIT: u64 = 256 << 20;
 
 /// What one path is in the flattened image.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -73,21 +76,33 @@ pub fn read_tree(store: &OciDir, image: &StoredImage) -> Result<Tree> {
                 ))
             })?;
         let blob = store.open_blob(&digest, Some(l.size()))?;
-        let mut counted = crate::digest::HashingReader::new(layer::decompress(compression, blob));
-        apply(&mut tree, &mut counted).with_context(|| format!("reading layer {i} ({digest})"))?;
-        std::io::copy(&mut counted, &mut std::io::sink())?;
-        tree.layer_sizes.push(counted.finish().1);
+        let counted = crate::digest::HashingReader::new(layer::decompress(compression, blob));
+        // Untrusted (a pulled previous release, an imported base): the bounded reader.
+        let mut tar = TarReader::bounded(counted, &ApplyOptions::default());
+        apply(&mut tree, &mut tar).with_context(|| format!("reading layer {i} ({digest})"))?;
+        tar.drain()?;
+        tree.layer_sizes.push(tar.into_inner().finish().1);
     }
     Ok(tree)
 }
 
-fn apply(tree: &mut Tree, r: &mut dyn Read) -> Result<()> {
-    let mut archive = tar::Archive::new(r);
+/// The kind of node an entry makes.
+fn kind(e: &RawEntry) -> &'static str {
+    match e.typeflag {
+        _ if e.is_file() => "file",
+        b'0' | b'\0' | b'7' | b'5' => "dir",
+        b'2' => "symlink",
+        b'1' => "hardlink",
+        b'6' => "fifo",
+        _ => "other",
+    }
+}
+
+fn apply<R: Read>(tree: &mut Tree, tar: &mut TarReader<R>) -> Result<()> {
     let mut opaque_here: Vec<String> = Vec::new();
     let mut added_here: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for entry in archive.entries()? {
-        let mut e = entry?;
-        let path = clean(&String::from_utf8_lossy(&e.path_bytes()));
+    while let Some(e) = tar.next_entry()? {
+        let path = clean(&String::from_utf8_lossy(&e.name));
         let (dir, base) = match path.rsplit_once('/') {
             Some((d, b)) => (d.to_string(), b.to_string()),
             None => (String::new(), path.clone()),
@@ -105,16 +120,8 @@ fn apply(tree: &mut Tree, r: &mut dyn Read) -> Result<()> {
             remove_tree(tree, &target);
             continue;
         }
-        let h = e.header();
-        let kind = match h.entry_type() {
-            tar::EntryType::Regular | tar::EntryType::Continuous => "file",
-            tar::EntryType::Directory => "dir",
-            tar::EntryType::Symlink => "symlink",
-            tar::EntryType::Link => "hardlink",
-            tar::EntryType::Fifo => "fifo",
-            _ => "other",
-        };
-        let (mode, uid, gid, size) = (h.mode()?, h.uid()?, h.gid()?, h.size()?);
+        let kind = kind(&e);
+        let (mode, uid, gid, size) = (e.mode, e.uid, e.gid, e.size);
         if kind != "dir" {
             // A non-directory replaces whatever was there, including a directory tree.
             remove_tree(tree, &path);
@@ -124,20 +131,23 @@ fn apply(tree: &mut Tree, r: &mut dyn Read) -> Result<()> {
                 let mut hw = HashingWriter::new(Vec::new());
                 let keep = KEEP.contains(&path.as_str());
                 if keep {
-                    std::io::copy(&mut e, &mut hw)?;
-                    let (bytes, d, _) = hw.finish();
+                    std::io::copy(&mut tar.data().take(KEEP_LIMIT + 1), &mut hw)?;
+                    let (bytes, d, n) = hw.finish();
+                    if n > KEEP_LIMIT {
+                        return Err(crate::error::input(format!(
+                            "/{path} is larger than {} MiB",
+                            KEEP_LIMIT >> 20
+                        )));
+                    }
                     tree.kept.insert(path.clone(), bytes);
                     d.to_string()
                 } else {
                     let mut hw = HashingWriter::new(std::io::sink());
-                    std::io::copy(&mut e, &mut hw)?;
+                    std::io::copy(&mut tar.data(), &mut hw)?;
                     hw.finish().1.to_string()
                 }
             }
-            "symlink" | "hardlink" => e
-                .link_name_bytes()
-                .map(|l| String::from_utf8_lossy(&l).into_owned())
-                .unwrap_or_default(),
+            "symlink" | "hardlink" => String::from_utf8_lossy(&e.link).into_owned(),
             _ => String::new(),
         };
         if kind == "hardlink" {

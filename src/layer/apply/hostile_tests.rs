@@ -478,3 +478,129 @@ fn corrupt_and_truncated_streams_are_errors() {
     assert_eq!(e.entry, "t");
     assert_eq!(sb.outside(), before);
 }
+
+#[test]
+fn a_hard_link_to_a_lower_file_does_not_shield_it_from_a_whiteout() {
+    let sb = Sandbox::new();
+    let lower = RawTar::new()
+        .add(H::dir("d"), b"")
+        .add(H::file("d/f"), b"lower")
+        .finish();
+    // The link comes first in the stream, then the whiteout of its target, and an
+    // opaque directory that held the target.
+    let upper = RawTar::new()
+        .add(H::hardlink("h", "d/f"), b"")
+        .add(H::file(".wh.d"), b"")
+        .add(H::hardlink("d2/h", "h"), b"")
+        .finish();
+    contained(&sb, &[lower, upper]);
+    assert!(!sb.target.join("d").exists(), "the whiteout removed d/f");
+    assert_eq!(std::fs::read(sb.target.join("h")).unwrap(), b"lower");
+    assert_eq!(std::fs::read(sb.target.join("d2/h")).unwrap(), b"lower");
+    // A whiteout of the link's own name in the same layer leaves it (it is this layer's).
+    let sb = Sandbox::new();
+    let lower = one(H::file("f"), b"lower");
+    let upper = RawTar::new()
+        .add(H::hardlink("h", "f"), b"")
+        .add(H::file(".wh.h"), b"")
+        .add(H::file(".wh.f"), b"")
+        .finish();
+    contained(&sb, &[lower, upper]);
+    assert!(!sb.target.join("f").exists());
+    assert_eq!(std::fs::read(sb.target.join("h")).unwrap(), b"lower");
+    // An opaque directory drops a lower file even when this layer linked to it first.
+    let sb = Sandbox::new();
+    let lower = RawTar::new()
+        .add(H::dir("o"), b"")
+        .add(H::file("o/f"), b"lower")
+        .finish();
+    let upper = RawTar::new()
+        .add(H::hardlink("keep", "o/f"), b"")
+        .add(H::file("o/.wh..wh..opq"), b"")
+        .finish();
+    contained(&sb, &[lower, upper]);
+    assert!(!sb.target.join("o/f").exists());
+    assert_eq!(std::fs::read(sb.target.join("keep")).unwrap(), b"lower");
+}
+
+#[test]
+fn a_second_extension_record_of_a_kind_before_one_entry_is_refused() {
+    let sb = Sandbox::new();
+    let two_pax = RawTar::new()
+        .pax(&[("path", b"a")])
+        .pax(&[("path", b"b")])
+        .add(H::file("f"), b"")
+        .finish();
+    let e = refused(&sb, &[two_pax], "PaxHeaders/x");
+    assert!(e.reason.contains("second PAX header"), "{e}");
+    for t in [b'L', b'K'] {
+        let two = RawTar::new()
+            .add(H::new("././@LongLink", t), b"a\0")
+            .add(H::new("././@LongLink", t), b"b\0")
+            .add(H::file("f"), b"")
+            .finish();
+        let e = refused(&sb, &[two], "././@LongLink");
+        assert!(e.reason.contains("second GNU long"), "{e}");
+    }
+    // One of each kind is fine, and each entry gets a fresh budget.
+    let mut ok = RawTar::new();
+    for i in 0..3 {
+        ok = ok
+            .add(H::new("g", b'g'), b"9 path=z\n")
+            .pax(&[
+                ("path", format!("p{i}").as_bytes()),
+                ("comment", &[b'c'; 900]),
+            ])
+            .add(H::new("././@LongLink", b'L'), b"ignored-for-pax\0")
+            .add(H::new("././@LongLink", b'K'), b"t\0")
+            .add(H::file("f"), b"x");
+    }
+    contained(&sb, &[ok.finish()]);
+    assert_eq!(std::fs::read(sb.target.join("p2")).unwrap(), b"x");
+    assert!(!sb.target.join("z").exists(), "global headers are ignored");
+}
+
+#[test]
+fn extension_records_share_one_budget_per_entry() {
+    let sb = Sandbox::new();
+    let big = vec![b'c'; 700 << 10];
+    let layer = RawTar::new()
+        .pax(&[("comment", &big)])
+        .add(H::new("glob", b'g'), &big)
+        .add(H::file("f"), b"")
+        .finish();
+    let e = refused(&sb, &[layer], "glob");
+    assert!(e.reason.contains("limit 1048576"), "{e}");
+}
+
+#[test]
+fn bomb_gzip_of_piled_extension_records_is_refused_quickly() {
+    // 1 GiB of alternating L and x records (a few MB of gzip): refused at the second
+    // record of a kind, after reading a few KiB.
+    use std::io::Write as _;
+    let sb = Sandbox::new();
+    let l = RawTar::new()
+        .add(H::new("././@LongLink", b'L'), &[b'a'; 4000])
+        .pax(&[("comment", &[b'c'; 3000])])
+        .0;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let chunk = l.repeat((1 << 20) / l.len());
+    for _ in 0..1024 {
+        gz.write_all(&chunk).unwrap();
+    }
+    let blob = gz.finish().unwrap();
+    assert!(blob.len() > 1 << 20, "{} bytes of gzip", blob.len());
+    let before = sb.outside();
+    let t0 = Instant::now();
+    let err = apply_layers(
+        [(Compression::Gzip, &blob[..])],
+        &sb.target,
+        &ApplyOptions::default(),
+    )
+    .unwrap_err();
+    let e = err.downcast_ref::<ApplyError>().expect("an ApplyError");
+    assert_eq!(e.entry, "././@LongLink");
+    assert!(e.reason.contains("second GNU long name"), "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(2));
+    assert_eq!(sb.outside(), before);
+}
