@@ -62,7 +62,7 @@ fn read_back(which: usize, e: &[super::mutate::Edit]) {
 }
 
 proptest! {
-    #![proptest_config(super::config())]
+    #![proptest_config(crate::fuzz::config())]
 
     #[test]
     fn mutated_manifests_configs_and_indexes_read_or_fail_cleanly(which in 0usize..3, e in edits()) {

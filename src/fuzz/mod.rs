@@ -7,3 +7,15 @@
 mod manifests;
 mod mutate;
 mod parsers;
+
+use proptest::test_runner::{Config, RngSeed};
+
+/// A fixed seed, so a normal run is the same slice every time; `PROPTEST_CASES` (read by
+/// `Config::default`) sets how many cases.
+fn config() -> Config {
+    Config {
+        rng_seed: RngSeed::Fixed(0xc0eb_2026),
+        failure_persistence: None,
+        ..Config::default()
+    }
+}

@@ -32,7 +32,7 @@ const TARGETS: &[&str] = &[
 ];
 
 proptest! {
-    #![proptest_config(super::config())]
+    #![proptest_config(crate::fuzz::config())]
 
     #[test]
     fn mutated_blueprints_load_or_fail_cleanly(target in 0..TARGETS.len(), e in edits()) {
