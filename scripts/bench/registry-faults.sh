@@ -15,7 +15,7 @@ bash scripts/setup.sh
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 status=0
-REGISTRY_FAULTS_ROUNDS=${ROUNDS:-3} REGISTRY_FAULTS_PAGE_MB=${PAGE_MB:-48} \
+REGISTRY_FAULTS_JUDGE_TIME=1 REGISTRY_FAULTS_ROUNDS=${ROUNDS:-3} REGISTRY_FAULTS_PAGE_MB=${PAGE_MB:-48} \
   cargo test --release --quiet --test it registry_faults::publish_survives -- --nocapture \
   >"$out" 2>&1 || status=$?
 grep '^registry-faults round' "$out" || { cat "$out" >&2; exit 1; }

