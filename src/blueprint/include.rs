@@ -45,6 +45,20 @@ impl Walk {
                 )
                 .with_hint("include paths are relative to the file that lists them")
             })?;
+            if !target.is_file() {
+                return Err(from
+                    .error(
+                        inc.span(),
+                        format!(
+                            "included {:?} is not a file: {}",
+                            inc.get_ref(),
+                            target.display()
+                        ),
+                    )
+                    .with_hint(
+                        "name a fragment's .toml file, relative to the file that lists it",
+                    ));
+            }
             if let Some(at) = self.stack.iter().position(|p| *p == target) {
                 let chain: Vec<String> = self.stack[at..]
                     .iter()

@@ -354,3 +354,24 @@ fn nested_includes_come_before_their_includer_and_diamonds_are_read_once() {
     assert_eq!(order, ["common", "a", "b", "mine"]);
     assert_eq!(bp.sources.len(), 4);
 }
+
+#[test]
+fn an_include_naming_a_directory_is_refused_at_its_line() {
+    // Found by fuzzing: `include = [""]` named the fragment's own directory, and the
+    // error said only "cannot read file: Is a directory", with no file or line.
+    let ws = Ws::new();
+    ws.write("blueprints/fragments/a.toml", "# a\ninclude = [\"\"]\n");
+    let e = ws
+        .load_bp(&format!("include = [\"../fragments/a.toml\"]\n{HEAD}"))
+        .unwrap_err();
+    assert_err(
+        &e,
+        &ws.path("blueprints/fragments/a.toml"),
+        2,
+        12,
+        &[
+            "included \"\" is not a file",
+            "name a fragment's .toml file",
+        ],
+    );
+}
