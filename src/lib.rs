@@ -17,6 +17,7 @@ mod fuzz;
 pub mod layer;
 pub mod notes;
 pub mod oci;
+pub mod percent;
 pub mod pipeline;
 pub mod provenance;
 pub mod registry;

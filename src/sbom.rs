@@ -12,6 +12,8 @@ use crate::contract::dpkg;
 use crate::digest::Digest;
 use crate::layer::{self, ApplyOptions, Compression, TarReader};
 use crate::oci::{OciDir, StoredImage};
+/// A purl component, percent-encoded (`+` and `:` too).
+use crate::percent::encode as purl;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
 use std::io::Read;
@@ -99,19 +101,6 @@ pub fn dpkg_status(store: &OciDir, image: &StoredImage) -> Result<Option<Vec<u8>
     Ok(None)
 }
 
-/// Percent-encodes a purl component (RFC 3986 unreserved pass; `+` and `:` do not).
-fn purl_escape(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// An SPDX identifier from free text (letters, digits, `.` and `-` only).
 fn spdx_id(s: &str) -> String {
     s.chars()
@@ -168,7 +157,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
         "externalRefs": [{
             "referenceCategory": "PACKAGE-MANAGER",
             "referenceType": "purl",
-            "referenceLocator": format!("pkg:oci/{}@{}", purl_escape(name), purl_escape(&digest.to_string())),
+            "referenceLocator": format!("pkg:oci/{}@{}", purl(name), purl(&digest.to_string())),
         }],
     })];
     let mut relationships = vec![json!({
@@ -189,7 +178,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
             "externalRefs": [{
                 "referenceCategory": "PACKAGE-MANAGER",
                 "referenceType": "purl",
-                "referenceLocator": format!("pkg:oci/{}@{}", purl_escape(base_short), purl_escape(&b.to_string())),
+                "referenceLocator": format!("pkg:oci/{}@{}", purl(base_short), purl(&b.to_string())),
             }],
         }));
         relationships.push(json!({
@@ -221,7 +210,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
                 "referenceType": "purl",
                 "referenceLocator": format!(
                     "pkg:deb/debian/{}@{}?arch={}",
-                    purl_escape(&r.package), purl_escape(&ver), purl_escape(&arch)
+                    purl(&r.package), purl(&ver), purl(&arch)
                 ),
             }],
         }));
@@ -236,7 +225,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": format!("{name}-{version}"),
-        "documentNamespace": format!("https://corebuild.dev/spdx/{}/{}/sha256-{}", purl_escape(name), purl_escape(version), digest.hex()),
+        "documentNamespace": format!("https://corebuild.dev/spdx/{}/{}/sha256-{}", purl(name), purl(version), digest.hex()),
         "creationInfo": {
             "created": created,
             "creators": [concat!("Tool: corebuild-", env!("CARGO_PKG_VERSION"))],
@@ -280,7 +269,7 @@ mod tests {
 
     #[test]
     fn purls_escape_epochs_and_plus() {
-        assert_eq!(purl_escape("1:2.36-9+deb12u4"), "1%3A2.36-9%2Bdeb12u4");
+        assert_eq!(purl("1:2.36-9+deb12u4"), "1%3A2.36-9%2Bdeb12u4");
         assert_eq!(spdx_id("libc6:amd64"), "libc6-amd64");
     }
 }

@@ -134,19 +134,6 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     })
 }
 
-/// Percent-encodes a query value (RFC 3986 unreserved characters pass).
-pub fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,7 +173,7 @@ mod tests {
     #[test]
     fn escapes_query_values() {
         assert_eq!(
-            query_escape("repository:ns/a:pull,push"),
+            crate::percent::encode("repository:ns/a:pull,push"),
             "repository%3Ans%2Fa%3Apull%2Cpush"
         );
     }

@@ -38,10 +38,10 @@ impl Http {
                 })?;
                 let mut q = Vec::new();
                 if let Some(s) = c.params.get("service") {
-                    q.push(format!("service={}", auth::query_escape(s)));
+                    q.push(format!("service={}", crate::percent::encode(s)));
                 }
                 if let Some(s) = c.params.get("scope") {
-                    q.push(format!("scope={}", auth::query_escape(s)));
+                    q.push(format!("scope={}", crate::percent::encode(s)));
                 }
                 let token_url = if q.is_empty() {
                     realm.clone()
