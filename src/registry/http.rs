@@ -267,6 +267,9 @@ impl Http {
                 req.set("Content-Length", &len.to_string()).send(reader)
             }
         };
+        // After the registry acted on the request, before we act on its answer: the window
+        // the crash tests kill in (`failpoint`, test-only).
+        crate::failpoint::hit("registry.answered");
         match result {
             Ok(r) => Ok(r),
             Err(ureq::Error::Status(_, r)) => Ok(r),
