@@ -56,38 +56,36 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// A prepared state (store, project, catalog) that each attempt starts from a copy of.
+/// A prepared state (store, project, catalog: the workspace) that each attempt starts
+/// from a copy of.
 struct Scenario {
-    _tmp: tempfile::TempDir,
-    pre: PathBuf,
+    pre: Ws,
+    attempts: tempfile::TempDir,
 }
 
 impl Scenario {
     /// The tiny base and the project; `prepare` takes it further (test, publish).
     fn new(prepare: &dyn Fn(&Path)) -> Scenario {
-        let tmp = tempfile::tempdir().unwrap();
-        let pre = tmp.path().join("pre");
-        std::fs::create_dir_all(pre.join("proj/blueprints/crash-web/files")).unwrap();
-        run_ok(
-            Command::new("bash")
-                .arg(repo_root().join("blueprints/bases/busybox-tiny.sh"))
-                .arg("--store")
-                .arg(pre.join("store"))
-                .env("COREBUILD", BIN),
-        );
-        copy_dir(&repo_root().join("contract-tests"), &pre.join("proj"));
-        let bp = pre.join("proj/blueprints/crash-web");
+        let pre = Ws::new();
+        pre.tiny_base();
+        let proj = pre.path().join("proj");
+        std::fs::create_dir_all(proj.join("blueprints/crash-web/files")).unwrap();
+        copy_dir(&repo_root().join("contract-tests"), &proj);
+        let bp = proj.join("blueprints/crash-web");
         std::fs::write(bp.join("blueprint.toml"), BLUEPRINT).unwrap();
         std::fs::write(bp.join("files/index.html"), "ok\n").unwrap();
-        prepare(&pre);
-        Scenario { _tmp: tmp, pre }
+        prepare(pre.path());
+        Scenario {
+            pre,
+            attempts: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// A fresh copy of the prepared state.
     fn attempt(&self, n: usize) -> PathBuf {
-        let dir = self.pre.with_file_name(format!("attempt-{n}"));
+        let dir = self.attempts.path().join(format!("attempt-{n}"));
         let _ = std::fs::remove_dir_all(&dir);
-        run_ok(Command::new("cp").arg("-a").arg(&self.pre).arg(&dir));
+        run_ok(Command::new("cp").arg("-a").arg(self.pre.path()).arg(&dir));
         dir
     }
 }
@@ -111,10 +109,9 @@ fn strings(args: &[&str]) -> Vec<String> {
 /// What a command under test must converge to.
 struct Target {
     args: Vec<String>,
-    /// The catalog it writes, if any.
-    catalog: Option<String>,
-    /// The digest the clean run's outcome names (read from the dir after the run).
-    outcome: fn(&Path, Option<&str>) -> String,
+    /// The digest the clean run's outcome names, read from the dir and the catalog
+    /// (`""` for a command that writes none) after the run.
+    outcome: fn(&Path, &str) -> String,
 }
 
 /// How one attempt was stopped.
@@ -136,7 +133,7 @@ fn crash_everywhere(
     let started = Instant::now();
     run_ok(&mut cb(&clean, &with_catalog(&target.args, &cat0)));
     let took = started.elapsed();
-    let want = (target.outcome)(&clean, target.catalog.as_ref().map(|_| cat0.as_str()));
+    let want = (target.outcome)(&clean, &cat0);
 
     let stride = env_or("COREBUILD_CRASH_STRIDE", 25).max(1);
     let (mut n, mut point, mut named) = (1, 1, 0);
@@ -223,7 +220,7 @@ fn check_and_rerun(dir: &Path, target: &Target, cat: &str, want: &str, when: &st
             fsck_clean(Path::new(path), when);
         }
     }
-    if target.catalog.is_some() {
+    if !cat.is_empty() {
         listed_means_served(dir, cat, when);
     }
     let o = cb(dir, &with_catalog(&target.args, cat)).output().unwrap();
@@ -232,7 +229,7 @@ fn check_and_rerun(dir: &Path, target: &Target, cat: &str, want: &str, when: &st
         "rerun after {when} failed:\n{}",
         stderr(&o)
     );
-    let got = (target.outcome)(dir, target.catalog.as_ref().map(|_| cat));
+    let got = (target.outcome)(dir, cat);
     assert_eq!(got, want, "rerun after {when} did not converge");
     fsck_clean(&dir.join("store"), when);
 }
@@ -296,7 +293,7 @@ fn listed_means_served(dir: &Path, cat: &str, when: &str) {
     }
 }
 
-fn build_digest(dir: &Path, _cat: Option<&str>) -> String {
+fn build_digest(dir: &Path, _cat: &str) -> String {
     let o = run_ok(&mut cb(
         dir,
         &strings(&["inspect", "crash-web:1.0.0", "--json"]),
@@ -305,30 +302,18 @@ fn build_digest(dir: &Path, _cat: Option<&str>) -> String {
     v["digest"].as_str().unwrap().to_string()
 }
 
-fn published_digest(dir: &Path, cat: Option<&str>) -> String {
+fn published_digest(dir: &Path, cat: &str) -> String {
     let o = run_ok(&mut cb(
         dir,
-        &strings(&[
-            "catalog",
-            "resolve",
-            "crash-web:1.0.0",
-            "--catalog",
-            cat.unwrap(),
-        ]),
+        &strings(&["catalog", "resolve", "crash-web:1.0.0", "--catalog", cat]),
     ));
     stdout(&o).trim().to_string()
 }
 
-fn channel_digest(dir: &Path, cat: Option<&str>) -> String {
+fn channel_digest(dir: &Path, cat: &str) -> String {
     let o = run_ok(&mut cb(
         dir,
-        &strings(&[
-            "catalog",
-            "resolve",
-            "crash-web@stable",
-            "--catalog",
-            cat.unwrap(),
-        ]),
+        &strings(&["catalog", "resolve", "crash-web@stable", "--catalog", cat]),
     ));
     stdout(&o).trim().to_string()
 }
@@ -362,7 +347,6 @@ fn build_killed_anywhere_converges() {
     let s = Scenario::new(&|_| {});
     let t = Target {
         args: strings(&["build", "proj/blueprints/crash-web"]),
-        catalog: None,
         outcome: build_digest,
     };
     crash_everywhere(&s, &t, &|_| String::new());
@@ -373,7 +357,6 @@ fn publish_to_a_layout_killed_anywhere_converges() {
     let s = Scenario::new(&tested);
     let t = Target {
         args: strings(&["publish", "crash-web:1.0.0"]),
-        catalog: Some("layout".into()),
         outcome: published_digest,
     };
     crash_everywhere(&s, &t, &layout_catalog);
@@ -385,7 +368,6 @@ fn publish_to_a_registry_killed_anywhere_converges() {
     let s = Scenario::new(&tested);
     let t = Target {
         args: strings(&["publish", "crash-web:1.0.0"]),
-        catalog: Some("registry".into()),
         outcome: published_digest,
     };
     // A namespace per attempt: each starts from an empty catalog, like the copied store.
@@ -397,7 +379,6 @@ fn promote_killed_anywhere_converges() {
     let s = Scenario::new(&published);
     let t = Target {
         args: strings(&["promote", "crash-web:1.0.0", "stable"]),
-        catalog: Some("layout".into()),
         outcome: channel_digest,
     };
     crash_everywhere(&s, &t, &layout_catalog);
@@ -413,7 +394,6 @@ fn release_killed_anywhere_converges() {
             "--channel",
             "stable",
         ]),
-        catalog: Some("layout".into()),
         outcome: channel_digest,
     };
     crash_everywhere(&s, &t, &layout_catalog);
