@@ -7,7 +7,9 @@ pub mod blueprint;
 pub mod build;
 pub mod catalog;
 pub mod cli;
+
 pub mod contract;
+pub mod debian;
 pub mod digest;
 pub mod disk;
 pub mod error;

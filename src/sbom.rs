@@ -8,7 +8,7 @@
 //! it with a whiteout) decides, so usually only the small top layers are decompressed.
 //! (`status.d/`, the one-file-per-package database of distroless images, is not read.)
 
-use crate::contract::dpkg;
+use crate::debian::dpkg;
 use crate::digest::Digest;
 use crate::layer::{self, ApplyOptions, Compression, TarReader};
 use crate::oci::{OciDir, StoredImage};

@@ -35,7 +35,7 @@ fn package_names(store: &OciDir, bp: &Blueprint, base: &StoredImage) -> Result<B
     let mut have = BTreeSet::new();
     if let Some(status) = crate::sbom::dpkg_status(store, base)? {
         have.extend(
-            crate::contract::dpkg::parse(&String::from_utf8_lossy(&status))
+            crate::debian::dpkg::parse(&String::from_utf8_lossy(&status))
                 .into_iter()
                 .filter(|r| r.installed())
                 .map(|r| r.package),

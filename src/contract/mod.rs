@@ -74,8 +74,6 @@
 mod boot_check;
 mod candidate;
 mod command_check;
-pub mod debversion;
-pub(crate) mod dpkg;
 mod exec;
 mod file_check;
 mod gate;

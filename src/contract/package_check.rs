@@ -2,11 +2,11 @@
 //! or absent, according to the image's dpkg database. With several architectures of one
 //! package installed, every one of them must satisfy the constraint.
 
-use super::debversion::DebVersion;
-use super::dpkg::{self, Record};
 use super::report::Outcome;
 use super::rootfs::RootFs;
 use super::schema::{PackageExpect, PackageTest};
+use crate::debian::dpkg::{self, Record};
+use crate::debian::version::DebVersion;
 use std::path::Path;
 
 pub fn check(root: &Path, t: &PackageTest) -> Outcome {

@@ -2,11 +2,11 @@
 //! test checked for exactly one kind, options that belong to it, and valid regexes, modes,
 //! durations and versions. Errors are `BlueprintError`s naming the file, line and column.
 
-use super::debversion::Constraint;
 use super::raw::{options_of, RawMetadata, RawSuite, RawTest};
 use super::schema::*;
 use super::values;
 use crate::blueprint::{display_path, BlueprintError, Source, SuiteRef};
+use crate::debian::version::Constraint;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::Path;

@@ -226,7 +226,7 @@ pub struct PackageTest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PackageExpect {
     /// Installed, and when a constraint is given, at a version that satisfies it.
-    Installed(Option<crate::contract::debversion::Constraint>),
+    Installed(Option<crate::debian::version::Constraint>),
     Absent,
 }
 

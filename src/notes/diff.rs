@@ -2,8 +2,8 @@
 //! order), files (content digest, mode, owner), config, base, contract suite versions,
 //! and sizes per layer and in total.
 
-use crate::contract::debversion::DebVersion;
-use crate::contract::dpkg;
+use crate::debian::dpkg;
+use crate::debian::version::DebVersion;
 use crate::digest::Digest;
 use crate::notes::tree::{read_tree, Node, Tree};
 use crate::oci::{OciDir, StoredImage};

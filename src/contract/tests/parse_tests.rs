@@ -1,8 +1,8 @@
 //! Suite parsing: the full fixture, and one fixture per error class with its line and column.
 
 use super::fixture;
-use crate::contract::debversion::Relation;
 use crate::contract::*;
+use crate::debian::version::Relation;
 use std::time::Duration;
 
 #[test]

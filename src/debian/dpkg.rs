@@ -1,7 +1,7 @@
 //! The dpkg database of an image: `/var/lib/dpkg/status` (and the one-file-per-package
 //! `/var/lib/dpkg/status.d/` that distroless images use), parsed into package records.
 
-use super::rootfs::RootFs;
+use crate::contract::rootfs::RootFs;
 use std::io;
 
 pub const STATUS: &str = "/var/lib/dpkg/status";
@@ -97,7 +97,7 @@ pub fn read(fs: RootFs<'_>) -> io::Result<Option<Vec<Record>>> {
     Ok(found.then_some(records))
 }
 
-fn read_text(fs: RootFs<'_>, f: &super::rootfs::Found, path: &str) -> io::Result<String> {
+fn read_text(fs: RootFs<'_>, f: &crate::contract::rootfs::Found, path: &str) -> io::Result<String> {
     let bytes = fs
         .read_limited(f, LIMIT)?
         .ok_or_else(|| io::Error::other(format!("{path} is larger than {} MiB", LIMIT >> 20)))?;
