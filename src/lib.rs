@@ -3,6 +3,7 @@
 //! The binary in `main.rs` is a thin shim over this library; every stage of the pipeline
 //! lives in its own module (see `../shared/DESIGN.md`).
 
+pub mod advisory;
 pub mod blueprint;
 pub mod build;
 pub mod catalog;
