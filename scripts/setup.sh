@@ -26,6 +26,10 @@ declare -A NEED=(
   [mtype]=mtools
   [sgdisk]=gdisk
   [slirp4netns]=slirp4netns
+  # the offline apt repository the security-response tests build and sign
+  [apt-ftparchive]=apt-utils
+  [gpg]=gnupg
+  [gpg-agent]=gnupg
 )
 missing=()
 for tool in "${!NEED[@]}"; do
