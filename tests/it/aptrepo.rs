@@ -77,8 +77,10 @@ impl AptRepo {
         )
     }
 
-    /// Builds `NAME_VERSION` into the pool (see [`deb::build`] for what it holds) and
-    /// returns its path. Visible to apt after the next [`AptRepo::publish`].
+    /// Builds `NAME_VERSION` into `pool/main/N/NAME/NAME_VERSION_ARCH.deb` and returns its
+    /// path. The package holds `/usr/share/NAME/version` (the version and a newline: one
+    /// fixed path for `--file` queries) and `/usr/share/doc/NAME/changelog.Debian.gz`
+    /// (`opts.changelog`, suite = this archive's). Visible to apt after [`AptRepo::publish`].
     pub fn add_package(&mut self, name: &str, version: &str, opts: &PkgOpts) -> PathBuf {
         let out = self.dir.join(deb::pool_path(name, version, &opts.arch));
         deb::build(
