@@ -22,6 +22,14 @@ pub struct LockFile {
     pub version: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<LockedBase>,
+    /// `[[source]]`: the `[[apt.source]]` entries the package pins were resolved
+    /// against (a changed source or key makes the pins stale).
+    #[serde(rename = "source", skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<LockedSource>,
+    /// `[[upgrade]]`: the `upgrade = true` layers that were resolved (their results are
+    /// the layer's `[[package]]` entries, none when nothing was newer).
+    #[serde(rename = "upgrade", skip_serializing_if = "Vec::is_empty")]
+    pub upgrades: Vec<LockedUpgrade>,
     /// `[[package]]` tables, in layer order then name order. Empty until package layers
     /// are resolved by a later stage.
     #[serde(rename = "package", skip_serializing_if = "Vec::is_empty")]
@@ -33,6 +41,8 @@ impl Default for LockFile {
         LockFile {
             version: LOCK_VERSION,
             base: None,
+            sources: Vec::new(),
+            upgrades: Vec::new(),
             packages: Vec::new(),
         }
     }
@@ -43,6 +53,38 @@ pub struct LockedBase {
     #[serde(rename = "ref")]
     pub reference: String,
     pub digest: Digest,
+}
+
+/// An apt source as locked: where, which suite and components, and the sha256 of the
+/// key file that signs it (`None`: the base's keyring).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedSource {
+    pub uri: String,
+    pub suite: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_sha256: Option<String>,
+}
+
+impl LockedSource {
+    /// The lock's record of a blueprint source.
+    pub fn of(s: &super::model::AptSource) -> Self {
+        LockedSource {
+            uri: s.uri.clone(),
+            suite: s.suite.clone(),
+            components: s.components.clone(),
+            key_sha256: s.key_sha256.clone(),
+        }
+    }
+}
+
+/// An `upgrade = true` layer whose upgrade the lock has resolved.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedUpgrade {
+    pub layer: usize,
 }
 
 /// A package version pinned for the `packages` layer at index `layer` of the blueprint.
@@ -59,6 +101,10 @@ pub struct LockedPackage {
 struct RawLock {
     version: Spanned<u32>,
     base: Option<RawLockedBase>,
+    #[serde(default)]
+    source: Vec<LockedSource>,
+    #[serde(default)]
+    upgrade: Vec<LockedUpgrade>,
     #[serde(default)]
     package: Vec<LockedPackage>,
 }
@@ -112,6 +158,8 @@ pub fn read_lock(path: &Path) -> Result<Option<LockFile>, BlueprintError> {
     Ok(Some(LockFile {
         version: LOCK_VERSION,
         base,
+        sources: raw.source,
+        upgrades: raw.upgrade,
         packages: raw.package,
     }))
 }
@@ -121,6 +169,8 @@ pub fn format_lock(lock: &LockFile) -> String {
     let mut lock = lock.clone();
     lock.packages
         .sort_by(|a, b| (a.layer, &a.name).cmp(&(b.layer, &b.name)));
+    lock.upgrades.sort();
+    lock.upgrades.dedup();
     let body = toml::to_string(&lock).expect("a lock file is plain strings and integers");
     format!("{HEADER}{body}")
 }

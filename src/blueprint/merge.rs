@@ -8,7 +8,7 @@
 //! come last, so its file is the one left in the image).
 
 use super::error::BlueprintError;
-use super::model::{Change, ConfigSpec, FileSpec, Layer};
+use super::model::{AptSource, Change, ConfigSpec, FileSpec, Layer};
 use super::unit::{ConfigKey, ConfigValue, Placed, Unit};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -23,6 +23,7 @@ pub struct Merged {
     pub config: ConfigSpec,
     pub suites: Vec<Placed<String>>,
     pub changes: Vec<Change>,
+    pub apt_sources: Vec<AptSource>,
 }
 
 pub fn merge(units: Vec<Unit>, blueprint: &Path) -> Result<Merged> {
@@ -33,9 +34,13 @@ pub fn merge(units: Vec<Unit>, blueprint: &Path) -> Result<Merged> {
         config,
         suites: Vec::new(),
         changes: Vec::new(),
+        apt_sources: Vec::new(),
     };
     let mut suites = HashSet::new();
     for unit in units {
+        for s in unit.apt_sources {
+            add_source(&mut merged.apt_sources, s)?;
+        }
         merged.layers.extend(unit.layers);
         merged.changes.extend(unit.changes);
         for port in unit.ports {
@@ -50,6 +55,34 @@ pub fn merge(units: Vec<Unit>, blueprint: &Path) -> Result<Merged> {
         }
     }
     Ok(merged)
+}
+
+/// Adds an apt source unless the same one is there; one URI and suite declared twice
+/// with different components or keys is a conflict naming both places.
+fn add_source(sources: &mut Vec<AptSource>, s: AptSource) -> Result<()> {
+    match sources
+        .iter()
+        .find(|o| o.uri == s.uri && o.suite == s.suite)
+    {
+        None => sources.push(s),
+        Some(o) if o.components == s.components && o.key_sha256 == s.key_sha256 => {}
+        Some(o) => {
+            return Err(BlueprintError::at(
+                &s.declared_in,
+                s.line,
+                s.column,
+                format!(
+                "apt source {} {} is also declared at {}:{} with other components or another key",
+                s.uri,
+                s.suite,
+                super::error::display_path(&o.declared_in),
+                o.line
+            ),
+            )
+            .with_hint("declare each source once, in the blueprint or in one fragment"))
+        }
+    }
+    Ok(())
 }
 
 fn merge_config(units: &[Unit], blueprint: &Path) -> Result<ConfigSpec> {

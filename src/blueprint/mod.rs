@@ -7,6 +7,7 @@
 //! What it returns is the resolved [`Blueprint`] the rest of the pipeline trusts. The only
 //! I/O here is reading those files (and writing the lock, in [`write_lock`]).
 
+mod apt;
 mod check;
 mod error;
 mod include;
@@ -24,11 +25,11 @@ mod tests;
 pub use error::{display_path, BlueprintError};
 pub use lock::{
     format_lock, lock_path, read_lock, write_lock, LockFile, LockedBase, LockedPackage,
-    LOCK_FILE_NAME, LOCK_VERSION,
+    LockedSource, LockedUpgrade, LOCK_FILE_NAME, LOCK_VERSION,
 };
 pub use model::{
-    BaseRef, BaseSpec, Blueprint, Change, ChangeKind, ConfigSpec, DiskOutput, FileSpec, Layer,
-    Lifecycle, Outputs, PackageSpec, RunSpec, SuiteRef,
+    AptSource, BaseRef, BaseSpec, Blueprint, Change, ChangeKind, ConfigSpec, DiskOutput, FileSpec,
+    Layer, Lifecycle, Outputs, PackageSpec, PackagesSpec, RunSpec, SuiteRef,
 };
 pub use suite::{find_suites_dir, SUITES_DIR_NAME};
 
@@ -109,6 +110,7 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError
         lifecycle,
         changes: merged.changes,
         outputs,
+        apt_sources: merged.apt_sources,
         sources,
         lock,
     })

@@ -28,6 +28,8 @@ pub struct Blueprint {
     pub lifecycle: Lifecycle,
     pub changes: Vec<Change>,
     pub outputs: Outputs,
+    /// `[[apt.source]]` entries, fragments' first, in declaration order.
+    pub apt_sources: Vec<AptSource>,
     pub sources: Vec<PathBuf>,
     pub lock: Option<LockFile>,
 }
@@ -65,7 +67,7 @@ pub enum Layer {
     /// Files and directories copied from the build context.
     Files(Vec<FileSpec>),
     /// Packages installed by the base's package manager (`name` or `name=version`).
-    Packages(Vec<PackageSpec>),
+    Packages(PackagesSpec),
     /// A command run in the image being built.
     Run(RunSpec),
 }
@@ -82,6 +84,33 @@ pub struct FileSpec {
     pub mode: Option<u32>,
     pub uid: u32,
     pub gid: u32,
+}
+
+/// A `packages` layer: what to install, and whether to upgrade what is already there
+/// (`upgrade = true`: every package the layers below have and the sources have a newer
+/// version of).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PackagesSpec {
+    pub packages: Vec<PackageSpec>,
+    pub upgrade: bool,
+}
+
+/// An `[[apt.source]]`. `signed_by` is the key file's absolute path and `key_sha256` the
+/// hash of its bytes (the lock and the layer cache key record the hash, not the path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AptSource {
+    pub uri: String,
+    pub suite: String,
+    pub components: Vec<String>,
+    #[serde(skip)]
+    pub signed_by: Option<PathBuf>,
+    pub key_sha256: Option<String>,
+    #[serde(skip)]
+    pub declared_in: PathBuf,
+    #[serde(skip)]
+    pub line: usize,
+    #[serde(skip)]
+    pub column: usize,
 }
 
 /// A package to install; `version` of `None` takes whatever the lock (or the archive) gives.

@@ -28,6 +28,7 @@ pub struct RawBlueprint {
     #[serde(default)]
     pub change: Vec<RawChange>,
     pub outputs: Option<RawOutputs>,
+    pub apt: Option<RawApt>,
 }
 
 /// A team-owned fragment: the blueprint schema minus what only a blueprint may say
@@ -43,6 +44,7 @@ pub struct RawFragment {
     pub contract: Option<RawContract>,
     #[serde(default)]
     pub change: Vec<RawChange>,
+    pub apt: Option<RawApt>,
 }
 
 /// The keys a blueprint may set and a fragment may not (for the fragment error's hint).
@@ -63,6 +65,7 @@ pub struct RawParts {
     pub config: Option<RawConfig>,
     pub contract: Option<RawContract>,
     pub change: Vec<RawChange>,
+    pub apt: Option<RawApt>,
 }
 
 impl RawBlueprint {
@@ -72,6 +75,7 @@ impl RawBlueprint {
             config: self.config.take(),
             contract: self.contract.take(),
             change: std::mem::take(&mut self.change),
+            apt: self.apt.take(),
         }
     }
 }
@@ -83,6 +87,7 @@ impl RawFragment {
             config: self.config,
             contract: self.contract,
             change: self.change,
+            apt: self.apt,
         }
     }
 }
@@ -108,6 +113,27 @@ pub struct RawLayer {
     pub user: Option<Spanned<String>>,
     pub workdir: Option<Spanned<String>>,
     pub network: Option<Spanned<bool>>,
+    /// Only with `packages`: upgrade what the layers below already have.
+    pub upgrade: Option<Spanned<bool>>,
+}
+
+/// `[apt]`: what `packages` layers install from besides the base's own sources.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApt {
+    #[serde(default)]
+    pub source: Vec<Spanned<RawAptSource>>,
+}
+
+/// One `[[apt.source]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAptSource {
+    pub uri: Spanned<String>,
+    pub suite: Spanned<String>,
+    pub components: Option<Spanned<Vec<Spanned<String>>>>,
+    /// A key file relative to the declaring file; absent: the base's keyring.
+    pub signed_by: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

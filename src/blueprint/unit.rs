@@ -3,7 +3,7 @@
 
 use super::check;
 use super::error::{BlueprintError, Origin, Source};
-use super::model::{Change, FileSpec, Layer, RunSpec};
+use super::model::{AptSource, Change, FileSpec, Layer, PackagesSpec, RunSpec};
 use super::raw::{RawConfig, RawFile, RawLayer, RawParts};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -73,6 +73,7 @@ pub struct Unit {
     pub ports: Vec<String>,
     pub suites: Vec<Placed<String>>,
     pub changes: Vec<Change>,
+    pub apt_sources: Vec<AptSource>,
 }
 
 pub fn resolve(src: &Source, parts: RawParts, from_blueprint: bool) -> Result<Unit> {
@@ -89,7 +90,11 @@ pub fn resolve(src: &Source, parts: RawParts, from_blueprint: bool) -> Result<Un
         ports: Vec::new(),
         suites: Vec::new(),
         changes: Vec::new(),
+        apt_sources: Vec::new(),
     };
+    for raw in parts.apt.map(|a| a.source).unwrap_or_default() {
+        unit.apt_sources.push(super::apt::source(src, dir, raw)?);
+    }
     for raw in parts.layer {
         let layer = layer(src, dir, raw, &mut unit.files)?;
         unit.layers.push(layer);
@@ -174,9 +179,17 @@ fn layer(
                 )));
         }
     }
+    if let (Some(u), None) = (&l.upgrade, &l.packages) {
+        return Err(src
+            .error(u.span(), "`upgrade` only applies to a `packages` layer")
+            .with_hint(
+                "write packages = [] beside upgrade = true for a layer that only upgrades",
+            ));
+    }
+    let upgrade = l.upgrade.as_ref().is_some_and(|u| *u.get_ref());
     let empty = match (&l.files, &l.packages) {
         (Some(f), _) if f.get_ref().is_empty() => Some(("files", f.span())),
-        (_, Some(p)) if p.get_ref().is_empty() => Some(("packages", p.span())),
+        (_, Some(p)) if p.get_ref().is_empty() && !upgrade => Some(("packages", p.span())),
         _ => None,
     };
     if let Some((key, span)) = empty {
@@ -207,7 +220,10 @@ fn layer(
             .iter()
             .map(|p| check::package(src, p))
             .collect::<Result<Vec<_>>>()?;
-        return Ok(Layer::Packages(specs));
+        return Ok(Layer::Packages(PackagesSpec {
+            packages: specs,
+            upgrade,
+        }));
     }
     let run = l.run.expect("exactly one kind is present");
     if run.get_ref().first().is_none_or(|p| p.is_empty()) {

@@ -43,7 +43,7 @@ fn package_names(store: &OciDir, bp: &Blueprint, base: &StoredImage) -> Result<B
     }
     for layer in &bp.layers {
         if let Layer::Packages(ps) = layer {
-            have.extend(ps.iter().map(|p| p.name.clone()));
+            have.extend(ps.packages.iter().map(|p| p.name.clone()));
         }
     }
     if let Some(lock) = &bp.lock {

@@ -3,7 +3,8 @@
 //! `packages` layers execute over the flattened layers below them, one after another.
 //! Every layer goes through the layer cache.
 
-use crate::blueprint::{Blueprint, Layer, PackageSpec};
+use crate::blueprint::{Blueprint, Layer, LockedSource, LockedUpgrade, PackageSpec};
+use crate::build::apt::Plan;
 use crate::build::cache::{CacheKeyInput, CacheRecord, LayerCache};
 use crate::build::step;
 use crate::layer::{self, Entry, LayerInfo, LayerOptions};
@@ -35,6 +36,8 @@ pub struct LayerContext<'a> {
     pub runtime: &'a str,
     /// Re-resolve package versions even where the lock pins them (`lock --update`).
     pub update_pins: bool,
+    /// Re-resolve only these packages, keeping the lock's other pins (`rebuild`).
+    pub update_packages: Vec<String>,
     /// The environment build steps run with (the base image's `Env`).
     pub env: Vec<String>,
 }
@@ -56,12 +59,16 @@ pub fn build_all(
     let mut out = Vec::new();
     for (i, l) in bp.layers.iter().enumerate() {
         let label = format!("layer {} of {}", i + 1, bp.name);
-        let pins = pins_for(ctx, i, l).with_context(|| label.clone())?;
+        let plan = plan_for(ctx, i, l).with_context(|| label.clone())?;
+        let pins = match &plan {
+            Some(Plan::Pinned(p)) => Some(p.clone()),
+            _ => None,
+        };
         let built = match l {
             Layer::Files(_) => {
                 let info = files[i].clone().expect("built in the first pass");
                 // The layer's inputs are its content, which the diff_id names exactly.
-                let key = key(l, &chain, vec![info.diff_id.to_string()], &[], &opts)?;
+                let key = key(ctx, l, &chain, vec![info.diff_id.to_string()], &[], &opts)?;
                 let hit = cache.get(ctx.store, &key).is_some();
                 if !hit {
                     cache.put(&key, &CacheRecord::from_info(&info, Vec::new()))?;
@@ -74,7 +81,14 @@ pub fn build_all(
                 }
             }
             Layer::Packages(_) | Layer::Run(_) => {
-                let key = key(l, &chain, Vec::new(), pins.as_deref().unwrap_or(&[]), &opts)?;
+                let key = key(
+                    ctx,
+                    l,
+                    &chain,
+                    Vec::new(),
+                    pins.as_deref().unwrap_or(&[]),
+                    &opts,
+                )?;
                 let cached = if ctx.no_cache || pins.is_none() && matches!(l, Layer::Packages(_)) {
                     None
                 } else {
@@ -91,11 +105,11 @@ pub fn build_all(
                     },
                     None => {
                         let (info, packages) =
-                            step::build_step(ctx, i, l, pins.as_deref(), &layers, &chain, &opts)
+                            step::build_step(ctx, i, l, plan.as_ref(), &layers, &chain, &opts)
                                 .with_context(|| format!("building {label}"))?;
                         // A resolved packages layer is cached under the key its pins give.
                         let key = if pins.is_none() {
-                            self::key(l, &chain, Vec::new(), &packages, &opts)?
+                            self::key(ctx, l, &chain, Vec::new(), &packages, &opts)?
                         } else {
                             key
                         };
@@ -130,6 +144,7 @@ fn kind_name(l: &Layer) -> &'static str {
 }
 
 fn key(
+    ctx: &LayerContext,
     l: &Layer,
     chain: &[String],
     inputs: Vec<String>,
@@ -143,6 +158,10 @@ fn key(
                 .map(|f| (&f.dest, f.mode, f.uid, f.gid))
                 .collect::<Vec<_>>(),
         )?,
+        Layer::Packages(_) if !ctx.bp.apt_sources.is_empty() => serde_json::json!({
+            "layer": l,
+            "apt_sources": ctx.bp.apt_sources,
+        }),
         other => serde_json::to_value(other)?,
     };
     CacheKeyInput {
@@ -157,16 +176,16 @@ fn key(
     .key()
 }
 
-/// The package pins for layer `i`: from the lock when it covers every requested package
-/// (and `--update` was not asked), `None` to resolve now. Under `--locked`, a packages
-/// layer without complete pins is an error that says to run `corebuild lock`.
-fn pins_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Vec<(String, String)>>> {
-    let Layer::Packages(requested) = l else {
+/// How layer `i` gets its package versions: the lock's pins when they cover the layer
+/// (every requested package, the upgrade resolved, the same sources) and nothing asks to
+/// move them; else resolve now. Under `--locked`, resolving is an error that says to
+/// run `corebuild lock`. `None` for layers that are not `packages`.
+fn plan_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Plan>> {
+    let Layer::Packages(spec) = l else {
         return Ok(None);
     };
-    let locked: Vec<(String, String)> = ctx
-        .bp
-        .lock
+    let lock = ctx.bp.lock.as_ref();
+    let locked: Vec<(String, String)> = lock
         .iter()
         .flat_map(|lf| lf.packages.iter())
         .filter(|p| p.layer == i)
@@ -184,25 +203,104 @@ fn pins_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Vec<(Strin
             .iter()
             .any(|(n, v)| *n == p.name && p.version.as_ref().is_none_or(|want| want == v))
     };
-    let complete = !locked.is_empty() && requested.iter().all(covers);
+    let sources: Vec<LockedSource> = ctx.bp.apt_sources.iter().map(LockedSource::of).collect();
+    let same_sources = lock.is_some_and(|lf| lf.sources == sources);
+    let upgrade_locked =
+        !spec.upgrade || lock.is_some_and(|lf| lf.upgrades.contains(&LockedUpgrade { layer: i }));
+    let uncovered: Vec<&str> = spec
+        .packages
+        .iter()
+        .filter(|p| !covers(p))
+        .map(|p| p.name.as_str())
+        .collect();
+    let complete = uncovered.is_empty()
+        && (!locked.is_empty() || spec.packages.is_empty())
+        && upgrade_locked
+        && same_sources;
+    let moving: Vec<&String> = ctx
+        .update_packages
+        .iter()
+        .filter(|n| {
+            locked.iter().any(|(l, _)| l == *n)
+                || spec.packages.iter().any(|p| p.name == **n)
+                || spec.upgrade
+        })
+        .collect();
+    if complete && !ctx.update_pins && moving.is_empty() {
+        return Ok(Some(Plan::Pinned(locked)));
+    }
     if complete && !ctx.update_pins {
-        return Ok(Some(locked));
+        return Ok(Some(partial_plan(spec, &locked, &ctx.update_packages)));
     }
     if ctx.locked {
-        let missing: Vec<&str> = requested
-            .iter()
-            .filter(|p| !covers(p))
-            .map(|p| p.name.as_str())
-            .collect();
+        let lock_file = crate::blueprint::display_path(&crate::blueprint::lock_path(&ctx.bp.dir));
+        let why = if !same_sources {
+            "the [[apt.source]] entries (or their keys) differ from the lock's [[source]] entries"
+                .to_string()
+        } else if !upgrade_locked {
+            "its upgrade = true has not been resolved".to_string()
+        } else {
+            format!("no lock entry for {}", uncovered.join(", "))
+        };
         return Err(crate::error::input(format!(
-            "{}: packages layer {} is not fully pinned (no lock entry for {}); run `corebuild lock {}`",
-            crate::blueprint::display_path(&crate::blueprint::lock_path(&ctx.bp.dir)),
+            "{lock_file}: packages layer {} is not fully pinned ({why}); run `corebuild lock {}`",
             i + 1,
-            missing.join(", "),
             crate::blueprint::display_path(&ctx.bp.dir)
         )));
     }
-    Ok(None)
+    Ok(Some(Plan::Resolve {
+        install: spec.packages.iter().map(wanted).collect(),
+        upgrade_all: spec.upgrade,
+        only_upgrade: Vec::new(),
+    }))
+}
+
+/// `name` or `name=version` as the blueprint asks for it.
+fn wanted(p: &PackageSpec) -> String {
+    match &p.version {
+        Some(v) => format!("{}={v}", p.name),
+        None => p.name.clone(),
+    }
+}
+
+/// Resolving only `moving` again: every other locked pin stays as it is; requested
+/// packages that move are asked for by name; locked dependencies and upgraded base
+/// packages that move (and, in an upgrade layer, any installed package named) are
+/// upgraded if the sources have something newer.
+fn partial_plan(
+    spec: &crate::blueprint::PackagesSpec,
+    locked: &[(String, String)],
+    moving: &[String],
+) -> Plan {
+    let moves = |n: &str| moving.iter().any(|m| m == n);
+    let mut install: Vec<String> = Vec::new();
+    for p in &spec.packages {
+        if moves(&p.name) {
+            install.push(wanted(p));
+        }
+    }
+    for (n, v) in locked {
+        if !moves(n) {
+            install.push(format!("{n}={v}"));
+        }
+    }
+    let mut only_upgrade: Vec<String> = locked
+        .iter()
+        .filter(|(n, _)| moves(n) && !spec.packages.iter().any(|p| p.name == *n))
+        .map(|(n, _)| n.clone())
+        .collect();
+    if spec.upgrade {
+        for m in moving {
+            if !only_upgrade.contains(m) {
+                only_upgrade.push(m.clone());
+            }
+        }
+    }
+    Plan::Resolve {
+        install,
+        upgrade_all: false,
+        only_upgrade,
+    }
 }
 
 /// Writes every `files` layer, in parallel; other kinds get `None`.

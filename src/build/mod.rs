@@ -9,9 +9,10 @@ pub mod cache;
 pub mod epoch;
 pub mod image;
 pub mod import;
-mod layers;
+pub(crate) mod layers;
 pub mod rootfs;
 pub mod scrub;
+pub mod sources;
 mod step;
 pub mod unpack;
 
@@ -38,6 +39,8 @@ pub struct BuildOptions {
     pub runtime: String,
     /// Re-resolve package versions the lock already pins (`corebuild lock --update`).
     pub update_pins: bool,
+    /// Re-resolve only these packages (`corebuild lock --package`, `rebuild`).
+    pub update_packages: Vec<String>,
 }
 
 impl BuildOptions {
@@ -115,6 +118,7 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         no_cache: opts.no_cache,
         runtime: &opts.runtime,
         update_pins: opts.update_pins,
+        update_packages: opts.update_packages.clone(),
         env: base_img
             .config
             .config()

@@ -39,7 +39,7 @@ pub fn build_step(
     ctx: &LayerContext,
     i: usize,
     l: &Layer,
-    pins: Option<&[(String, String)]>,
+    plan: Option<&apt::Plan>,
     parents: &[Descriptor],
     chain: &[String],
     opts: &LayerOptions,
@@ -51,14 +51,18 @@ pub fn build_step(
     // cache between our download and our install.
     let mut _cache_lock = None;
     match l {
-        Layer::Packages(requested) => {
+        Layer::Packages(p) => {
             let cache = PackageCache::for_lower(ctx, &lower)?;
             _cache_lock = Some(cache.lock()?);
-            packages = download(ctx, i, l, pins.unwrap_or(&[]), &lower, &cache)?;
-            let script = apt::install_script(requested, &packages, opts.epoch);
+            let sources = crate::build::sources::SourcesDir::write(ctx)?;
+            let plan = plan.expect("a packages layer has a plan");
+            packages = download(ctx, i, l, plan, &lower, &cache, &sources)?;
+            let script =
+                apt::install_script(&p.packages, &packages, opts.epoch, &ctx.bp.apt_sources);
             spec.args = vec!["/bin/sh".into(), "-c".into(), script];
             spec.network = Network::Isolated;
             spec.binds = cache.install_binds();
+            spec.binds.extend(sources.bind());
         }
         Layer::Run(r) => {
             spec.args = r.argv.clone();
@@ -187,32 +191,26 @@ fn download(
     ctx: &LayerContext,
     i: usize,
     l: &Layer,
-    pins: &[(String, String)],
+    plan: &apt::Plan,
     lower: &Path,
     cache: &PackageCache,
+    sources: &crate::build::sources::SourcesDir,
 ) -> Result<Vec<(String, String)>> {
-    let Layer::Packages(requested) = l else {
-        unreachable!("only packages layers download");
-    };
     let mut spec = step_spec(ctx, i);
     spec.args = vec![
         "/bin/sh".into(),
         "-c".into(),
-        apt::download_script(requested, pins),
+        apt::download_script(plan, &ctx.bp.apt_sources),
     ];
     spec.network = Network::User;
+    spec.forwards = sources.forwards();
     spec.binds = cache.download_binds();
+    spec.binds.extend(sources.bind());
     let (outcome, _scratch) = run_in_scratch(ctx, lower, &spec)?;
-    let (resolved, missing) = apt::parse_output(&String::from_utf8_lossy(&outcome.stdout));
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        return Err(crate::error::input(format!(
-            "locked package versions are no longer available from the mirror: {}; run `corebuild lock --update` to move to current versions",
-            list.join(", ")
-        )));
-    }
+    let report = apt::parse_output(&String::from_utf8_lossy(&outcome.stdout));
+    crate::build::sources::check_report(ctx.bp, i, &report)?;
     check(&outcome, i, l, " download")?;
-    Ok(resolved)
+    Ok(report.pins)
 }
 
 /// A step that did not exit 0 is a failed build (exit 1), with its last output.
@@ -236,9 +234,11 @@ fn check(outcome: &RunOutcome, i: usize, l: &Layer, phase: &str) -> Result<()> {
 
 fn describe(l: &Layer) -> String {
     match l {
+        Layer::Packages(p) if p.packages.is_empty() => "packages, upgrade".to_string(),
         Layer::Packages(p) => format!(
             "packages {}",
-            p.iter()
+            p.packages
+                .iter()
                 .map(|p| p.name.as_str())
                 .collect::<Vec<_>>()
                 .join(" ")

@@ -45,6 +45,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         no_cache: a.no_cache,
         runtime: a.runtime,
         update_pins: false,
+        update_packages: Vec::new(),
     };
     let outcome = build::build(&store, &bp, &opts)?;
     // `[outputs] qcow2 = { size = … }` and `raw = true`: the disks, kept beside the image.

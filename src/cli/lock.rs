@@ -1,6 +1,6 @@
 //! `corebuild lock BLUEPRINT`: resolve the base to a digest and write blueprint.lock.
 
-use crate::blueprint::{self, LoadOptions, LockedBase};
+use crate::blueprint::{self, LoadOptions, LockedBase, LockedSource, LockedUpgrade};
 use crate::build::{self, base, BuildOptions};
 use crate::cli::output;
 use crate::cli::output::say;
@@ -16,6 +16,10 @@ pub struct Args {
     /// Re-resolve package versions the lock already pins (like `cargo update`).
     #[arg(long)]
     pub update: bool,
+    /// Re-resolve only this package, keeping every other pin (repeatable; like
+    /// `cargo update -p`). An advisory's fix: `--package openssl`.
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
     /// OCI runtime for resolving `packages` layers.
     #[arg(long, default_value = "runc")]
     pub runtime: String,
@@ -49,6 +53,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         let opts = BuildOptions {
             runtime: a.runtime.clone(),
             update_pins: a.update,
+            update_packages: a.packages.clone(),
             source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
             ..BuildOptions::new()
         };
@@ -57,6 +62,8 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     } else {
         lock.packages.clear();
     }
+    lock.sources = bp.apt_sources.iter().map(LockedSource::of).collect();
+    lock.upgrades = upgrade_layers(&bp);
     let path = blueprint::lock_path(&bp.dir);
     let changed = bp.lock.as_ref() != Some(&lock);
     if a.check {
@@ -90,4 +97,14 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// The `upgrade = true` layers, as the lock records them once resolved.
+fn upgrade_layers(bp: &blueprint::Blueprint) -> Vec<LockedUpgrade> {
+    bp.layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, blueprint::Layer::Packages(p) if p.upgrade))
+        .map(|(layer, _)| LockedUpgrade { layer })
+        .collect()
 }

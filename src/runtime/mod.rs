@@ -7,6 +7,7 @@
 //! with [`crate::layer::upper_to_entries`]. A contract test runs
 //! [`RunSpec::contract_test`] in a read-only candidate. Both call [`sweep_stale`] first.
 
+pub mod forward;
 mod output;
 pub mod overlay;
 pub mod owner;

@@ -327,7 +327,9 @@ pub fn run_container<R: OciRuntime + ?Sized>(
         Network::User => {
             let net = UserNet::start()?;
             net.apply(&mut config, &bundle.dir.join("resolv.conf"))?;
-            Some(net)
+            // Dropped before the namespace's holder (tuple fields drop in order).
+            let fwd = super::forward::Forwarder::start(&net.netns_path(), &spec.forwards)?;
+            Some((fwd, net))
         }
         Network::Isolated => None,
     };

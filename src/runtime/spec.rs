@@ -88,6 +88,9 @@ pub struct RunSpec {
     /// missing).
     pub cwd: String,
     pub network: Network,
+    /// Host loopback addresses reachable at the same address inside, with
+    /// [`Network::User`] only (see `runtime::forward`).
+    pub forwards: Vec<std::net::SocketAddr>,
     /// Mount the rootfs read-only (the tmpfs mounts stay writable).
     pub readonly_rootfs: bool,
     /// Absolute paths that get an empty tmpfs (mode 1777, 256 MiB, nosuid, nodev).
@@ -144,6 +147,7 @@ impl Default for RunSpec {
             hostname: "corebuild".to_string(),
             binds: Vec::new(),
             stream_prefix: None,
+            forwards: Vec::new(),
         }
     }
 }

@@ -20,7 +20,7 @@ fn lock_for(reference: &str, digest: &str) -> LockFile {
             reference: reference.into(),
             digest: digest.parse().unwrap(),
         }),
-        packages: Vec::new(),
+        ..LockFile::default()
     }
 }
 

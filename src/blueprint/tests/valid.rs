@@ -127,16 +127,19 @@ fn full_fixture_layers_fragments_first_then_blueprint() {
     );
     assert_eq!(
         bp.layers[3],
-        Layer::Packages(vec![
-            PackageSpec {
-                name: "curl".into(),
-                version: None
-            },
-            PackageSpec {
-                name: "ca-certificates".into(),
-                version: Some("20230311".into())
-            },
-        ])
+        Layer::Packages(PackagesSpec {
+            packages: vec![
+                PackageSpec {
+                    name: "curl".into(),
+                    version: None
+                },
+                PackageSpec {
+                    name: "ca-certificates".into(),
+                    version: Some("20230311".into())
+                },
+            ],
+            upgrade: false
+        })
     );
     assert_eq!(
         bp.layers[4],
@@ -233,7 +236,11 @@ fn notes_parts_serialize_to_stable_json() {
     // the whole blueprint serializes too (for --json)
     let whole = serde_json::to_value(&bp).unwrap();
     assert_eq!(whole["version"], "1.2.0");
-    assert_eq!(whole["layers"][3]["packages"][1]["version"], "20230311");
+    assert_eq!(
+        whole["layers"][3]["packages"]["packages"][1]["version"],
+        "20230311"
+    );
+    assert_eq!(whole["layers"][3]["packages"]["upgrade"], false);
 }
 
 #[test]
