@@ -50,6 +50,8 @@ pub fn build_step(
     // Held until the install phase ends: another build's download must not change the
     // cache between our download and our install.
     let mut _cache_lock = None;
+    // The declared sources' directory, bound into both phases.
+    let mut _sources = None;
     match l {
         Layer::Packages(p) => {
             let cache = PackageCache::for_lower(ctx, &lower)?;
@@ -63,6 +65,7 @@ pub fn build_step(
             spec.network = Network::Isolated;
             spec.binds = cache.install_binds();
             spec.binds.extend(sources.bind());
+            _sources = Some(sources);
         }
         Layer::Run(r) => {
             spec.args = r.argv.clone();
