@@ -10,6 +10,7 @@ pub mod epoch;
 pub mod image;
 pub mod import;
 pub(crate) mod layers;
+pub mod relock;
 pub mod rootfs;
 pub mod scrub;
 pub mod sources;

@@ -1,7 +1,7 @@
 //! `corebuild lock BLUEPRINT`: resolve the base to a digest and write blueprint.lock.
 
-use crate::blueprint::{self, LoadOptions, LockedBase, LockedSource, LockedUpgrade};
-use crate::build::{self, base, BuildOptions};
+use crate::blueprint::{self, LoadOptions};
+use crate::build::relock::{relock, RelockOptions};
 use crate::cli::output;
 use crate::cli::output::say;
 use crate::oci::OciDir;
@@ -30,40 +30,21 @@ pub struct Args {
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let bp = blueprint::load(&a.blueprint, &LoadOptions::default())?;
     let store = OciDir::open_or_create(store)?;
-    // An inline digest in the blueprint is the pin; otherwise pin what the ref names now.
-    let reference = base::reference_of(&bp)?;
-    let digest = match &bp.base.digest {
-        Some(d) => base::resolve(&store, &reference, Some(d))?.digest,
-        None => base::resolve_unpinned(&store, &reference)?.0.digest,
-    };
-    let mut lock = bp.lock.clone().unwrap_or_default();
-    lock.version = 1;
-    lock.base = Some(LockedBase {
-        reference: bp.base.reference.clone(),
-        digest: digest.clone(),
-    });
-    let has_packages = bp
-        .layers
-        .iter()
-        .any(|l| matches!(l, blueprint::Layer::Packages(_)));
-    if has_packages {
-        // Package versions are what apt installs: build (reusing the cache) to learn them.
-        let mut pinned = bp.clone();
-        pinned.lock = Some(lock.clone());
-        let opts = BuildOptions {
+    let lock = relock(
+        &store,
+        &bp,
+        &RelockOptions {
+            update: a.update,
+            packages: a.packages.clone(),
             runtime: a.runtime.clone(),
-            update_pins: a.update,
-            update_packages: a.packages.clone(),
-            source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
-            ..BuildOptions::new()
-        };
-        let outcome = build::build(&store, &pinned, &opts)?;
-        lock.packages = outcome.package_pins;
-    } else {
-        lock.packages.clear();
-    }
-    lock.sources = bp.apt_sources.iter().map(LockedSource::of).collect();
-    lock.upgrades = upgrade_layers(&bp);
+        },
+    )?;
+    let digest = lock
+        .base
+        .as_ref()
+        .expect("relock pins the base")
+        .digest
+        .clone();
     let path = blueprint::lock_path(&bp.dir);
     let changed = bp.lock.as_ref() != Some(&lock);
     if a.check {
@@ -97,14 +78,4 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         );
     }
     Ok(0)
-}
-
-/// The `upgrade = true` layers, as the lock records them once resolved.
-fn upgrade_layers(bp: &blueprint::Blueprint) -> Vec<LockedUpgrade> {
-    bp.layers
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| matches!(l, blueprint::Layer::Packages(p) if p.upgrade))
-        .map(|(layer, _)| LockedUpgrade { layer })
-        .collect()
 }
