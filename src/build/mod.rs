@@ -14,7 +14,7 @@ pub mod relock;
 pub mod rootfs;
 pub mod scrub;
 pub mod sources;
-mod step;
+pub(crate) mod step;
 pub mod unpack;
 
 use crate::blueprint::Blueprint;

@@ -60,11 +60,9 @@ impl SourcesDir {
     }
 
     pub fn bind(&self) -> Option<Bind> {
-        self.dir.as_ref().map(|d| Bind {
-            src: d.path().to_path_buf(),
-            dest: apt::SOURCES_MOUNT.to_string(),
-            readonly: true,
-        })
+        self.dir
+            .as_ref()
+            .map(|d| crate::build::step::bind(d.path(), apt::SOURCES_MOUNT, true))
     }
 
     /// Declared sources on the host's loopback, reachable inside the download step.

@@ -180,9 +180,11 @@ impl PackageCache {
     }
 }
 
-fn bind(src: &Path, dest: &str, readonly: bool) -> Bind {
+/// A bind of a store directory; the store may be named relative to the working
+/// directory (`.corebuild/store`), a bind source may not.
+pub(crate) fn bind(src: &Path, dest: &str, readonly: bool) -> Bind {
     Bind {
-        src: src.to_path_buf(),
+        src: std::path::absolute(src).unwrap_or_else(|_| src.to_path_buf()),
         dest: dest.to_string(),
         readonly,
     }
