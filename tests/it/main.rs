@@ -13,6 +13,7 @@ mod diff;
 mod disk;
 mod disk_formats;
 mod escapes;
+mod query;
 mod registry;
 mod registry_faults;
 mod release;
