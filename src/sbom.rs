@@ -1,12 +1,20 @@
 //! The SBOM of an image: an SPDX 2.3 JSON document listing the packages of its dpkg
-//! database (with purls), the image itself and its base (by digest).
+//! database (with purls), the image itself and its base (by digest), and its regular
+//! files (`fileName` `/usr/bin/x`, SHA-1 as SPDX requires and SHA-256), each contained by
+//! the package whose `/var/lib/dpkg/info/<pkg>[:<arch>].list` names it, else by the image.
+//! `corebuild query --file` answers from that list.
 //!
-//! Deterministic: the same image gives the same bytes. `documentNamespace` is derived from
-//! the image digest and `created` is the image's build epoch (its config `created`),
-//! never the clock. The database is found without flattening the image: layers are read
-//! from the top down, and the first layer that holds `/var/lib/dpkg/status` (or deletes
-//! it with a whiteout) decides, so usually only the small top layers are decompressed.
-//! (`status.d/`, the one-file-per-package database of distroless images, is not read.)
+//! Deterministic: the same image gives the same bytes (packages and files sorted).
+//! `documentNamespace` is derived from the image digest and `created` is the image's build
+//! epoch (its config `created`), never the clock. The file list needs every layer read
+//! once (streamed through the bounded tar reader, nothing written); an image with more
+//! than [`flatten::MAX_FILES`] files gets no file list and a document `comment` saying so,
+//! to keep the SBOM a document a query can read. (`status.d/`, the one-file-per-package
+//! database of distroless images, is not read.) [`dpkg_status`] alone, for callers that
+//! need only the database, reads from the top layer down and stops at the first that
+//! decides.
+
+mod flatten;
 
 use crate::debian::dpkg;
 use crate::digest::Digest;
@@ -16,6 +24,7 @@ use crate::oci::{OciDir, StoredImage};
 use crate::percent::encode as purl;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::io::Read;
 
 /// The SPDX media type (the artifact type and layer media type of an attached SBOM).
@@ -116,9 +125,11 @@ fn spdx_id(s: &str) -> String {
 
 /// The SBOM of `image` (published as `name` `version`), as SPDX 2.3 JSON bytes.
 pub fn generate(store: &OciDir, image: &StoredImage, name: &str, version: &str) -> Result<Vec<u8>> {
-    let status = dpkg_status(store, image)?;
-    let mut records: Vec<dpkg::Record> = status
-        .map(|b| dpkg::parse(&String::from_utf8_lossy(&b)))
+    let flat = flatten::flatten(store, image)?;
+    let mut records: Vec<dpkg::Record> = flat
+        .texts
+        .get(STATUS_PATH)
+        .map(|b| dpkg::parse(&String::from_utf8_lossy(b)))
         .unwrap_or_default()
         .into_iter()
         .filter(|r| r.installed())
@@ -127,10 +138,93 @@ pub fn generate(store: &OciDir, image: &StoredImage, name: &str, version: &str) 
         (&a.package, &a.architecture, &a.version).cmp(&(&b.package, &b.architecture, &b.version))
     });
     records.dedup();
-    Ok(document(image, name, version, &records))
+    let mut doc = document(image, name, version, &records);
+    add_files(&mut doc, &flat, &records);
+    let mut out = serde_json::to_vec_pretty(&doc).expect("JSON values serialize");
+    out.push(b'\n');
+    Ok(out)
 }
 
-fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Record]) -> Vec<u8> {
+/// The SPDX id of a package record.
+fn package_id(r: &dpkg::Record) -> String {
+    let arch = r.architecture.clone().unwrap_or_else(|| "all".into());
+    format!(
+        "SPDXRef-Package-deb-{}-{}",
+        spdx_id(&r.package),
+        spdx_id(&arch)
+    )
+}
+
+/// Per file path (relative), the SPDX ids of the packages whose dpkg list names it.
+fn owners(flat: &flatten::Flat, records: &[dpkg::Record]) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (path, text) in &flat.texts {
+        let Some(spec) = path
+            .strip_prefix("var/lib/dpkg/info/")
+            .and_then(|f| f.strip_suffix(".list"))
+        else {
+            continue;
+        };
+        let Some(r) = records.iter().find(|r| r.is(spec)) else {
+            continue;
+        };
+        let id = package_id(r);
+        for line in String::from_utf8_lossy(text).lines() {
+            let p = line.trim_start_matches('/');
+            if flat.files.contains_key(p) {
+                out.entry(p.to_string()).or_default().push(id.clone());
+            }
+        }
+    }
+    for ids in out.values_mut() {
+        ids.sort();
+        ids.dedup();
+    }
+    out
+}
+
+/// Adds `files` and their `CONTAINS` relationships (sorted by path) to `doc`.
+fn add_files(doc: &mut Value, flat: &flatten::Flat, records: &[dpkg::Record]) {
+    if flat.files.len() > flatten::MAX_FILES {
+        doc["comment"] = json!(format!(
+            "files not listed: the image has {} regular files, more than {}",
+            flat.files.len(),
+            flatten::MAX_FILES
+        ));
+        return;
+    }
+    let owners = owners(flat, records);
+    let mut files = Vec::with_capacity(flat.files.len());
+    let mut rels = Vec::new();
+    for (i, (path, sum)) in flat.files.iter().enumerate() {
+        let id = format!("SPDXRef-File-{i}");
+        files.push(json!({
+            "SPDXID": id,
+            "fileName": format!("/{path}"),
+            "checksums": [
+                {"algorithm": "SHA1", "checksumValue": hex::encode(sum.sha1)},
+                {"algorithm": "SHA256", "checksumValue": sum.sha256.hex()},
+            ],
+        }));
+        let by = owners
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| vec!["SPDXRef-Image".to_string()]);
+        for o in by {
+            rels.push(json!({
+                "spdxElementId": o,
+                "relationshipType": "CONTAINS",
+                "relatedSpdxElement": id,
+            }));
+        }
+    }
+    doc["files"] = Value::Array(files);
+    if let Some(r) = doc["relationships"].as_array_mut() {
+        r.extend(rels);
+    }
+}
+
+fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Record]) -> Value {
     let digest = &image.digest;
     let created = image
         .config
@@ -190,11 +284,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
     for r in records {
         let ver = r.version.clone().unwrap_or_default();
         let arch = r.architecture.clone().unwrap_or_else(|| "all".into());
-        let id = format!(
-            "SPDXRef-Package-deb-{}-{}",
-            spdx_id(&r.package),
-            spdx_id(&arch)
-        );
+        let id = package_id(r);
         packages.push(json!({
             "SPDXID": id,
             "name": r.package,
@@ -220,7 +310,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
             "relatedSpdxElement": id,
         }));
     }
-    let doc: Value = json!({
+    json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -233,10 +323,7 @@ fn document(image: &StoredImage, name: &str, version: &str, records: &[dpkg::Rec
         "documentDescribes": ["SPDXRef-Image"],
         "packages": packages,
         "relationships": relationships,
-    });
-    let mut out = serde_json::to_vec_pretty(&doc).expect("JSON values serialize");
-    out.push(b'\n');
-    out
+    })
 }
 
 #[cfg(test)]

@@ -2,5 +2,9 @@
 //! release fixed (read from the packages' own Debian changelogs), the OpenVEX document
 //! published with a release, and rebuild planning.
 
+pub mod cache;
 pub mod edit;
+pub mod gather;
+pub mod query;
+pub mod sbom_read;
 pub mod vex;

@@ -45,7 +45,7 @@ pub use publish::{
 pub use registry::RegistryCatalog;
 pub use resolve::{check_channel, list, pull, resolve, state, CatalogRef, PullOutcome, Resolved};
 pub use spec::{CatalogSpec, DEFAULT_CATALOG};
-pub use state::{Assignment, ChannelState, Release, State, Status};
+pub use state::{Assignment, ChannelState, Release, State, Status, StatusChange};
 
 use crate::digest::Digest;
 use crate::oci::OciDir;

@@ -13,6 +13,7 @@ mod output;
 mod promote;
 mod publish;
 mod pull;
+mod query;
 mod release;
 mod test;
 mod unpack;
@@ -77,6 +78,8 @@ pub enum Command {
     Catalog(catalog::Command),
     /// Fetch a release from the catalog into an OCI layout.
     Pull(pull::Args),
+    /// Which released core builds carry a package, a file or a CVE (from their SBOMs and VEX).
+    Query(query::Args),
     /// Export an image as a bootable qcow2 or raw disk (GPT, ext4), kept in the store.
     Disk(disk::Args),
 }
@@ -113,6 +116,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Revoke(a) => promote::revoke(a),
         Command::Catalog(c) => catalog::run(c),
         Command::Pull(a) => pull::run(a),
+        Command::Query(a) => query::run(&store, a),
         Command::Disk(a) => disk::run(&store, a),
     }
 }
@@ -216,6 +220,30 @@ mod tests {
         assert!(
             Cli::try_parse_from(["corebuild", "pull", "a:1"]).is_err(),
             "pull needs --out"
+        );
+    }
+
+    #[test]
+    fn query_takes_exactly_one_selector() {
+        let ok = |args: &[&str]| {
+            let mut v = vec!["corebuild", "query"];
+            v.extend_from_slice(args);
+            Cli::try_parse_from(v).is_ok()
+        };
+        assert!(ok(&[
+            "--package",
+            "corelib",
+            "--version",
+            "<< 1.0-2",
+            "--json"
+        ]));
+        assert!(ok(&["--file", "/usr/bin/x"]));
+        assert!(ok(&["--cve", "CVE-2026-0001"]));
+        assert!(!ok(&[]), "a selector is required");
+        assert!(!ok(&["--package", "a", "--cve", "CVE-1"]), "only one");
+        assert!(
+            !ok(&["--file", "/x", "--version", ">= 1"]),
+            "--version needs --package"
         );
     }
 

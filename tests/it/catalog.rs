@@ -665,6 +665,14 @@ fn the_sbom_lists_dpkg_packages_with_purls_deterministically() {
          Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 2024a-0+deb12u1\n",
     )
     .unwrap();
+    std::fs::create_dir_all(root.join("var/lib/dpkg/info")).unwrap();
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    std::fs::write(root.join("lib/libc.so.6"), "not really libc\n").unwrap();
+    std::fs::write(
+        root.join("var/lib/dpkg/info/libc6:amd64.list"),
+        "/.\n/lib\n/lib/libc.so.6\n/lib/absent.so\n",
+    )
+    .unwrap();
     run_ok(
         ws.cb()
             .args([
@@ -709,6 +717,40 @@ fn the_sbom_lists_dpkg_packages_with_purls_deterministically() {
         text.contains("DESCENDANT_OF"),
         "the base is named by digest"
     );
+    // Files: the stacked image's regular files with SHA-1 and SHA-256, owned by the
+    // package whose dpkg list names them, else by the image.
+    let files = doc["files"].as_array().unwrap();
+    let names: Vec<&str> = files
+        .iter()
+        .map(|f| f["fileName"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"/lib/libc.so.6") && names.contains(&"/etc/f"),
+        "{names:?}"
+    );
+    assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted: {names:?}");
+    let libc = files
+        .iter()
+        .find(|f| f["fileName"] == "/lib/libc.so.6")
+        .unwrap();
+    assert_eq!(libc["checksums"][0]["algorithm"], "SHA1");
+    let sha1 = stdout(&run_ok(
+        Command::new("sha1sum").arg(root.join("lib/libc.so.6")),
+    ));
+    assert_eq!(
+        libc["checksums"][0]["checksumValue"],
+        sha1.split(' ').next().unwrap()
+    );
+    let contains = |from: &str, file: &Value| {
+        doc["relationships"].as_array().unwrap().iter().any(|r| {
+            r["spdxElementId"] == from
+                && r["relationshipType"] == "CONTAINS"
+                && r["relatedSpdxElement"] == file["SPDXID"]
+        })
+    };
+    assert!(contains("SPDXRef-Package-deb-libc6-amd64", libc));
+    let f = files.iter().find(|f| f["fileName"] == "/etc/f").unwrap();
+    assert!(contains("SPDXRef-Image", f));
 }
 
 #[test]

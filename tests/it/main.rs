@@ -15,6 +15,7 @@ mod diff;
 mod disk;
 mod disk_formats;
 mod escapes;
+mod query;
 mod registry;
 mod registry_faults;
 mod release;
