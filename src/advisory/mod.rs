@@ -6,5 +6,7 @@ pub mod cache;
 pub mod edit;
 pub mod gather;
 pub mod query;
+pub mod rebuild;
+pub mod rebuild_run;
 pub mod sbom_read;
 pub mod vex;

@@ -14,6 +14,7 @@ mod promote;
 mod publish;
 mod pull;
 mod query;
+mod rebuild;
 mod release;
 mod test;
 mod unpack;
@@ -80,6 +81,8 @@ pub enum Command {
     Pull(pull::Args),
     /// Which released core builds carry a package, a file or a CVE (from their SBOMs and VEX).
     Query(query::Args),
+    /// Rebuild the core builds whose latest release carries a vulnerable package.
+    Rebuild(rebuild::Args),
     /// Export an image as a bootable qcow2 or raw disk (GPT, ext4), kept in the store.
     Disk(disk::Args),
 }
@@ -117,6 +120,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Catalog(c) => catalog::run(c),
         Command::Pull(a) => pull::run(a),
         Command::Query(a) => query::run(&store, a),
+        Command::Rebuild(a) => rebuild::run(&store, a),
         Command::Disk(a) => disk::run(&store, a),
     }
 }

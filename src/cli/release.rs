@@ -45,10 +45,21 @@ pub struct Args {
 
 /// Stage progress: a spinner per stage on a terminal, one line per stage otherwise;
 /// silent with --json (stderr stays free for errors).
-struct Reporter {
+pub(crate) struct Reporter {
     bar: Mutex<Option<ProgressBar>>,
     tty: bool,
     quiet: bool,
+}
+
+impl Reporter {
+    /// Silent when `quiet` (`--json`).
+    pub(crate) fn new(quiet: bool) -> Reporter {
+        Reporter {
+            bar: Mutex::new(None),
+            tty: std::io::stderr().is_terminal(),
+            quiet,
+        }
+    }
 }
 
 impl Progress for Reporter {
