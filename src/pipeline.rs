@@ -8,6 +8,7 @@ use crate::catalog::{self, Catalog, PublishRequest};
 use crate::contract::{self, TestOptions};
 use crate::digest::Digest;
 use crate::notes::gather::{self, Placement, Previous};
+use crate::notes::tree::read_tree;
 use crate::notes::{release, technical};
 use crate::oci::OciDir;
 use anyhow::{Context, Result};
@@ -196,17 +197,10 @@ pub fn release(
     })?;
 
     // The previous release (before publishing, so a re-run does not compare with itself).
-    let previous = catalog::state(cat, &bp.name).ok().and_then(|st| {
-        st.releases
-            .iter()
-            .filter(|r| r.version != version && r.status != catalog::Status::Revoked)
-            .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
-            .filter(|(v, _)| *v < bp.version)
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, r)| r)
-    });
+    let previous = previous_release(cat, &bp.name, &bp.version);
 
     let published = stage(summary, progress, "publish", || {
+        let fixes = fixes_since(cat, store, &bp.name, previous.as_ref(), &digest)?;
         catalog::publish(
             cat,
             &PublishRequest {
@@ -216,6 +210,7 @@ pub fn release(
                 version: version.clone(),
                 blueprint: Some(bp),
                 disk: disk.clone(),
+                fixes: &fixes,
             },
         )
     })?;
@@ -323,6 +318,45 @@ fn committed_notes(rel: &Path, tech: &Path, digest: &Digest) -> Option<(String, 
     let t = std::fs::read_to_string(tech).ok()?;
     let d = digest.to_string();
     (r.contains(&d) && t.contains(&d)).then_some((r, t))
+}
+
+/// The newest release of `name` older than `version` that is not revoked: what a new
+/// release is compared with.
+pub fn previous_release(
+    cat: &dyn Catalog,
+    name: &str,
+    version: &semver::Version,
+) -> Option<catalog::Release> {
+    catalog::state(cat, name).ok().and_then(|st| {
+        st.releases
+            .iter()
+            .filter(|r| r.status != catalog::Status::Revoked)
+            .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
+            .filter(|(v, _)| v < version)
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, r)| r)
+    })
+}
+
+/// What the image `digest` fixed over `previous` (pulled into the store when missing),
+/// from the upgraded packages' changelogs; nothing when there is no previous release.
+pub fn fixes_since(
+    cat: &dyn Catalog,
+    store: &OciDir,
+    name: &str,
+    previous: Option<&catalog::Release>,
+    digest: &Digest,
+) -> Result<Vec<crate::advisory::fixed::Fix>> {
+    let Some(p) = previous else {
+        return Ok(Vec::new());
+    };
+    let old = fetch_into_store(cat, store, name, &p.version, &p.digest)?;
+    let new = store
+        .find_image(None, Some(digest))?
+        .context("the candidate vanished from the store")?;
+    let (ta, tb) = (read_tree(store, &old)?, read_tree(store, &new)?);
+    crate::advisory::fixed::fixes(store, &new, &ta, &tb)
+        .with_context(|| format!("reading what {name} fixed since {}", p.version))
 }
 
 /// Makes sure a published release's image is in the store (pulled and verified if not).

@@ -2,4 +2,5 @@
 //! release fixed (read from the packages' own Debian changelogs), the OpenVEX document
 //! published with a release, and rebuild planning.
 
+pub mod fixed;
 pub mod vex;
