@@ -153,6 +153,92 @@ mod tests {
         t
     }
 
+    /// A stored image whose layers are the given uncompressed tars.
+    fn image(dir: &std::path::Path, layers: &[Vec<u8>]) -> (OciDir, StoredImage) {
+        use crate::build::image::DraftImage;
+        let store = OciDir::open_or_create(dir).unwrap();
+        let mut draft = DraftImage::new(Default::default());
+        for l in layers {
+            let (digest, size) = store.write_blob(l).unwrap();
+            let info = crate::layer::writer::LayerInfo {
+                diff_id: digest.clone(),
+                digest,
+                size,
+                uncompressed_size: size,
+                media_type: "application/vnd.oci.image.layer.v1.tar",
+            };
+            draft = draft.append(&info, "test");
+        }
+        let (desc, _) = draft.write(&store).unwrap();
+        let img = store.image(&desc).unwrap();
+        (store, img)
+    }
+
+    /// A tar of (path, kind, data or link target) entries.
+    fn tar(entries: &[(&str, u8, &str)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data) in entries {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::new(*kind));
+            h.set_mode(0o644);
+            h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
+            let body: &[u8] = if *kind == b'0' { data.as_bytes() } else { b"" };
+            if *kind == b'1' || *kind == b'2' {
+                h.set_link_name(data).unwrap();
+            }
+            h.set_size(body.len() as u64);
+            b.append_data(&mut h, path, body).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn reads_the_top_layers_bytes_through_symlinks_and_hard_links() {
+        let t = tempfile::tempdir().unwrap();
+        let doc = "usr/share/doc/openssl/changelog.Debian.gz";
+        let (store, img) = image(
+            t.path(),
+            &[
+                tar(&[
+                    ("usr/share/doc/openssl/", b'5', ""),
+                    (doc, b'0', "old"),
+                    ("usr/share/doc/libssl3", b'2', "openssl"),
+                    ("a/orig", b'0', "linked"),
+                    ("a/link", b'1', "a/orig"),
+                ]),
+                tar(&[(doc, b'0', "new"), ("a/orig", b'0', "replaced")]),
+            ],
+        );
+        let tree = crate::notes::tree::read_tree(&store, &img).unwrap();
+        let ask: Vec<String> = [
+            "/usr/share/doc/libssl3/changelog.Debian.gz",
+            "a/link",
+            "a/orig",
+            "/usr/share/doc/missing/changelog.Debian.gz",
+        ]
+        .map(String::from)
+        .to_vec();
+        let got = read_files(&store, &img, &tree, &ask, 1 << 20).unwrap();
+        let text = |k: &str| got.get(k).map(|b| String::from_utf8_lossy(b).into_owned());
+        assert_eq!(
+            text("usr/share/doc/libssl3/changelog.Debian.gz").as_deref(),
+            Some("new")
+        );
+        // The hard link keeps the bytes its target had when it was made.
+        assert_eq!(text("a/link").as_deref(), Some("linked"));
+        assert_eq!(text("a/orig").as_deref(), Some("replaced"));
+        assert_eq!(got.len(), 3, "{:?}", got.keys());
+        let e = read_files(&store, &img, &tree, &ask, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("usr/share/doc/libssl3/changelog.Debian.gz") && e.contains("larger"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn resolves_doc_dir_symlinks_inside_the_root() {
         let t = tree(&[
