@@ -139,7 +139,7 @@ pub fn by_advisory(fixes: &[Fix]) -> Vec<(String, Vec<&Fix>)> {
         }
     }
     let mut v: Vec<_> = m.into_iter().collect();
-    v.sort_by(|a, b| changelog::order(&a.0).cmp(&changelog::order(&b.0)));
+    v.sort_by_cached_key(|a| changelog::order(&a.0));
     v
 }
 
