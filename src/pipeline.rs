@@ -241,6 +241,13 @@ pub fn release(
             .find(|r| r.version == version)
             .map(|r| r.status.to_string())
             .unwrap_or_else(|| "released".to_string());
+        // Where an artifact attached to the release is found, by its type.
+        let attached = |artifact_type: &str| {
+            format!(
+                "{} (artifactType {artifact_type})",
+                cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
+            )
+        };
         let facts = gather::gather(
             store,
             bp,
@@ -258,16 +265,9 @@ pub fn release(
                     cat.client_reference(&bp.name, &digest.to_string())
                 },
                 status,
-                sbom_ref: Some(format!(
-                    "{} (artifactType {})",
-                    cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
-                    crate::sbom::MEDIA_TYPE
-                )),
-                provenance_ref: Some(format!(
-                    "{} (artifactType {})",
-                    cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
-                    crate::provenance::MEDIA_TYPE
-                )),
+                sbom_ref: Some(attached(crate::sbom::MEDIA_TYPE)),
+                provenance_ref: Some(attached(crate::provenance::MEDIA_TYPE)),
+                vex_ref: Some(attached(crate::advisory::vex::MEDIA_TYPE)),
                 blueprint_digest: crate::provenance::blueprint_digest(bp)
                     .ok()
                     .map(|d| d.to_string()),

@@ -43,6 +43,7 @@ pub struct Placement {
     pub status: String,
     pub sbom_ref: Option<String>,
     pub provenance_ref: Option<String>,
+    pub vex_ref: Option<String>,
     pub blueprint_digest: Option<String>,
     pub lock_digest: Option<String>,
 }
@@ -169,6 +170,7 @@ pub fn gather(
         builder: format!("corebuild {}", env!("CARGO_PKG_VERSION")),
         sbom_ref: place.sbom_ref,
         provenance_ref: place.provenance_ref,
+        vex_ref: place.vex_ref,
         disks: disks(bp, &tree),
     })
 }

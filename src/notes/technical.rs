@@ -134,6 +134,9 @@ pub fn render(f: &ReleaseFacts) -> String {
     if let Some(r) = &f.provenance_ref {
         let _ = writeln!(s, "- Provenance (in-toto, SLSA v1): `{r}`");
     }
+    if let Some(r) = &f.vex_ref {
+        let _ = writeln!(s, "- What this release fixed (OpenVEX 0.2.0): `{r}`");
+    }
     let _ = writeln!(
         s,
         "- Contract report: attached to `{}` (tag `sha256-{}.contract-*` in the catalog); rerun it with `corebuild test {}:{} --suite NAME`.",

@@ -147,6 +147,7 @@ fn facts() -> ReleaseFacts {
         builder: "corebuild 0.1.0".into(),
         sbom_ref: Some("sha256-x.sbom".into()),
         provenance_ref: Some("sha256-x.provenance".into()),
+        vex_ref: Some("sha256-x.openvex".into()),
         disks: vec![],
     }
 }

@@ -110,6 +110,10 @@ fn a_release_names_the_advisories_its_upgraded_packages_fixed() {
         t2.contains("| corelib | 1.0-1 | 1.0-2 | CVE-2026-0001, DSA-6001-1 |"),
         "{t2}"
     );
+    assert!(
+        t2.contains("(OpenVEX 0.2.0)") && t2.contains(vex::MEDIA_TYPE),
+        "{t2}"
+    );
 
     let o = run_ok(
         ws.cb()
