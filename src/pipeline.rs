@@ -8,7 +8,6 @@ use crate::catalog::{self, Catalog, PublishRequest};
 use crate::contract::{self, TestOptions};
 use crate::digest::Digest;
 use crate::notes::gather::{self, Placement, Previous};
-use crate::notes::tree::read_tree;
 use crate::notes::{release, technical};
 use crate::oci::OciDir;
 use anyhow::{Context, Result};
@@ -199,9 +198,16 @@ pub fn release(
     // The previous release (before publishing, so a re-run does not compare with itself).
     let previous = previous_release(cat, &bp.name, &bp.version);
 
-    let published = stage(summary, progress, "publish", || {
-        let fixes = fixes_since(cat, store, &bp.name, previous.as_ref(), &digest)?;
-        catalog::publish(
+    let (published, compared) = stage(summary, progress, "publish", || {
+        // Compared before publishing: the OpenVEX document published with it says what
+        // the release fixed, and the notes reuse the comparison.
+        let passed = gather::passed(&report);
+        let compared = compare(cat, store, &bp.name, previous.as_ref(), &digest, &passed)?;
+        let fixes = compared
+            .as_ref()
+            .map(|c| c.diff.advisories.clone())
+            .unwrap_or_default();
+        let published = catalog::publish(
             cat,
             &PublishRequest {
                 store,
@@ -212,7 +218,8 @@ pub fn release(
                 disk: disk.clone(),
                 fixes: &fixes,
             },
-        )
+        )?;
+        Ok((published, compared))
     })?;
     summary.reference = Some(published.reference.clone());
     summary.already_published = published.already_published;
@@ -221,20 +228,12 @@ pub fn release(
         let image = store
             .find_image(None, Some(&digest))?
             .context("the candidate vanished from the store")?;
-        let prev_image = match &previous {
-            Some(p) => Some(fetch_into_store(
-                cat, store, &bp.name, &p.version, &p.digest,
-            )?),
-            None => None,
-        };
-        let prev = match (&previous, &prev_image) {
-            (Some(p), Some(img)) => Some(Previous {
-                version: p.version.clone(),
-                image: img,
-                suites: crate::notes::diff::passed_suites(store, &p.digest)?,
-            }),
-            _ => None,
-        };
+        let prev = compared.as_ref().map(|c| Previous {
+            version: c.version.clone(),
+            image: &c.image,
+            suites: c.suites.clone(),
+            diff: Some(c.diff.clone()),
+        });
         let status = catalog::state(cat, &bp.name)?
             .releases
             .iter()
@@ -338,8 +337,45 @@ pub fn previous_release(
     })
 }
 
-/// What the image `digest` fixed over `previous` (pulled into the store when missing),
-/// from the upgraded packages' changelogs; nothing when there is no previous release.
+/// A candidate compared with the previous release.
+pub struct Compared {
+    pub version: String,
+    pub image: crate::oci::StoredImage,
+    /// The suites (name → version) the previous release passed.
+    pub suites: std::collections::BTreeMap<String, String>,
+    pub diff: crate::notes::ImageDiff,
+}
+
+/// Compares the image `digest` (which passed `suites`) with `previous`, pulled into the
+/// store when missing; `None` when there is no previous release.
+pub fn compare(
+    cat: &dyn Catalog,
+    store: &OciDir,
+    name: &str,
+    previous: Option<&catalog::Release>,
+    digest: &Digest,
+    suites: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<Compared>> {
+    let Some(p) = previous else {
+        return Ok(None);
+    };
+    let image = fetch_into_store(cat, store, name, &p.version, &p.digest)?;
+    let new = store
+        .find_image(None, Some(digest))?
+        .context("the candidate vanished from the store")?;
+    let prev_suites = crate::notes::diff::passed_suites(store, &p.digest)?;
+    let diff = crate::notes::diff_images(store, &image, &new, &prev_suites, suites)
+        .with_context(|| format!("comparing {name} with its previous release {}", p.version))?;
+    Ok(Some(Compared {
+        version: p.version.clone(),
+        image,
+        suites: prev_suites,
+        diff,
+    }))
+}
+
+/// What the image `digest` fixed over `previous`, from the upgraded packages' changelogs;
+/// nothing when there is no previous release.
 pub fn fixes_since(
     cat: &dyn Catalog,
     store: &OciDir,
@@ -347,16 +383,10 @@ pub fn fixes_since(
     previous: Option<&catalog::Release>,
     digest: &Digest,
 ) -> Result<Vec<crate::advisory::fixed::Fix>> {
-    let Some(p) = previous else {
-        return Ok(Vec::new());
-    };
-    let old = fetch_into_store(cat, store, name, &p.version, &p.digest)?;
-    let new = store
-        .find_image(None, Some(digest))?
-        .context("the candidate vanished from the store")?;
-    let (ta, tb) = (read_tree(store, &old)?, read_tree(store, &new)?);
-    crate::advisory::fixed::fixes(store, &new, &ta, &tb)
-        .with_context(|| format!("reading what {name} fixed since {}", p.version))
+    let suites = crate::notes::diff::passed_suites(store, digest)?;
+    Ok(compare(cat, store, name, previous, digest, &suites)?
+        .map(|c| c.diff.advisories)
+        .unwrap_or_default())
 }
 
 /// Makes sure a published release's image is in the store (pulled and verified if not).
