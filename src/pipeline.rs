@@ -196,18 +196,18 @@ pub fn release(
     })?;
 
     // The previous release (before publishing, so a re-run does not compare with itself).
-    let previous = catalog::state(cat, &bp.name).ok().and_then(|st| {
-        st.releases
-            .iter()
-            .filter(|r| r.version != version && r.status != catalog::Status::Revoked)
-            .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
-            .filter(|(v, _)| *v < bp.version)
-            .max_by(|a, b| a.0.cmp(&b.0))
-            .map(|(_, r)| r)
-    });
+    let previous = previous_release(cat, &bp.name, &bp.version);
 
-    let published = stage(summary, progress, "publish", || {
-        catalog::publish(
+    let (published, compared) = stage(summary, progress, "publish", || {
+        // Compared before publishing: the OpenVEX document published with it says what
+        // the release fixed, and the notes reuse the comparison.
+        let passed = gather::passed(&report);
+        let compared = compare(cat, store, &bp.name, previous.as_ref(), &digest, &passed)?;
+        let fixes = compared
+            .as_ref()
+            .map(|c| c.diff.advisories.clone())
+            .unwrap_or_default();
+        let published = catalog::publish(
             cat,
             &PublishRequest {
                 store,
@@ -216,8 +216,10 @@ pub fn release(
                 version: version.clone(),
                 blueprint: Some(bp),
                 disk: disk.clone(),
+                fixes: &fixes,
             },
-        )
+        )?;
+        Ok((published, compared))
     })?;
     summary.reference = Some(published.reference.clone());
     summary.already_published = published.already_published;
@@ -226,26 +228,25 @@ pub fn release(
         let image = store
             .find_image(None, Some(&digest))?
             .context("the candidate vanished from the store")?;
-        let prev_image = match &previous {
-            Some(p) => Some(fetch_into_store(
-                cat, store, &bp.name, &p.version, &p.digest,
-            )?),
-            None => None,
-        };
-        let prev = match (&previous, &prev_image) {
-            (Some(p), Some(img)) => Some(Previous {
-                version: p.version.clone(),
-                image: img,
-                suites: crate::notes::diff::passed_suites(store, &p.digest)?,
-            }),
-            _ => None,
-        };
+        let prev = compared.as_ref().map(|c| Previous {
+            version: c.version.clone(),
+            image: &c.image,
+            suites: c.suites.clone(),
+            diff: Some(c.diff.clone()),
+        });
         let status = catalog::state(cat, &bp.name)?
             .releases
             .iter()
             .find(|r| r.version == version)
             .map(|r| r.status.to_string())
             .unwrap_or_else(|| "released".to_string());
+        // Where an artifact attached to the release is found, by its type.
+        let attached = |artifact_type: &str| {
+            format!(
+                "{} (artifactType {artifact_type})",
+                cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
+            )
+        };
         let facts = gather::gather(
             store,
             bp,
@@ -263,16 +264,9 @@ pub fn release(
                     cat.client_reference(&bp.name, &digest.to_string())
                 },
                 status,
-                sbom_ref: Some(format!(
-                    "{} (artifactType {})",
-                    cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
-                    crate::sbom::MEDIA_TYPE
-                )),
-                provenance_ref: Some(format!(
-                    "{} (artifactType {})",
-                    cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
-                    crate::provenance::MEDIA_TYPE
-                )),
+                sbom_ref: Some(attached(crate::sbom::MEDIA_TYPE)),
+                provenance_ref: Some(attached(crate::provenance::MEDIA_TYPE)),
+                vex_ref: Some(attached(crate::advisory::vex::MEDIA_TYPE)),
                 blueprint_digest: crate::provenance::blueprint_digest(bp)
                     .ok()
                     .map(|d| d.to_string()),
@@ -323,6 +317,76 @@ fn committed_notes(rel: &Path, tech: &Path, digest: &Digest) -> Option<(String, 
     let t = std::fs::read_to_string(tech).ok()?;
     let d = digest.to_string();
     (r.contains(&d) && t.contains(&d)).then_some((r, t))
+}
+
+/// The newest release of `name` older than `version` that is not revoked: what a new
+/// release is compared with.
+pub fn previous_release(
+    cat: &dyn Catalog,
+    name: &str,
+    version: &semver::Version,
+) -> Option<catalog::Release> {
+    catalog::state(cat, name).ok().and_then(|st| {
+        st.releases
+            .iter()
+            .filter(|r| r.status != catalog::Status::Revoked)
+            .filter_map(|r| Some((semver::Version::parse(&r.version).ok()?, r.clone())))
+            .filter(|(v, _)| v < version)
+            .max_by(|a, b| a.0.cmp(&b.0))
+            .map(|(_, r)| r)
+    })
+}
+
+/// A candidate compared with the previous release.
+pub struct Compared {
+    pub version: String,
+    pub image: crate::oci::StoredImage,
+    /// The suites (name → version) the previous release passed.
+    pub suites: std::collections::BTreeMap<String, String>,
+    pub diff: crate::notes::ImageDiff,
+}
+
+/// Compares the image `digest` (which passed `suites`) with `previous`, pulled into the
+/// store when missing; `None` when there is no previous release.
+pub fn compare(
+    cat: &dyn Catalog,
+    store: &OciDir,
+    name: &str,
+    previous: Option<&catalog::Release>,
+    digest: &Digest,
+    suites: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<Compared>> {
+    let Some(p) = previous else {
+        return Ok(None);
+    };
+    let image = fetch_into_store(cat, store, name, &p.version, &p.digest)?;
+    let new = store
+        .find_image(None, Some(digest))?
+        .context("the candidate vanished from the store")?;
+    let prev_suites = crate::notes::diff::passed_suites(store, &p.digest)?;
+    let diff = crate::notes::diff_images(store, &image, &new, &prev_suites, suites)
+        .with_context(|| format!("comparing {name} with its previous release {}", p.version))?;
+    Ok(Some(Compared {
+        version: p.version.clone(),
+        image,
+        suites: prev_suites,
+        diff,
+    }))
+}
+
+/// What the image `digest` fixed over `previous`, from the upgraded packages' changelogs;
+/// nothing when there is no previous release.
+pub fn fixes_since(
+    cat: &dyn Catalog,
+    store: &OciDir,
+    name: &str,
+    previous: Option<&catalog::Release>,
+    digest: &Digest,
+) -> Result<Vec<crate::advisory::fixed::Fix>> {
+    let suites = crate::notes::diff::passed_suites(store, digest)?;
+    Ok(compare(cat, store, name, previous, digest, &suites)?
+        .map(|c| c.diff.advisories)
+        .unwrap_or_default())
 }
 
 /// Makes sure a published release's image is in the store (pulled and verified if not).

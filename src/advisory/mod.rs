@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod edit;
+pub mod fixed;
 pub mod gather;
 pub mod query;
 pub mod rebuild;

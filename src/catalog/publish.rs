@@ -1,6 +1,6 @@
 //! Publishing a candidate from the store: the gate, then the blobs the catalog lacks
 //! (asked first, every byte verified as it streams), the manifest by digest, the attached
-//! artifacts (contract reports, SBOM, provenance, disk), the release event, and the
+//! artifacts (contract reports, SBOM, provenance, OpenVEX, disk), the release event, and the
 //! version tag last. Every step is idempotent, so a publish killed at any point is
 //! completed by running it again; until the tag is written nothing is listed.
 
@@ -21,6 +21,8 @@ use std::path::PathBuf;
 pub const SBOM_MEDIA_TYPE: &str = crate::sbom::MEDIA_TYPE;
 /// The artifact type of an attached provenance statement.
 pub const PROVENANCE_MEDIA_TYPE: &str = crate::provenance::MEDIA_TYPE;
+/// The artifact type of the attached OpenVEX document (what the release fixed).
+pub const VEX_MEDIA_TYPE: &str = crate::advisory::vex::MEDIA_TYPE;
 /// The artifact type (and layer media type) of an attached qcow2 disk.
 pub const DISK_MEDIA_TYPE: &str = "application/vnd.corebuild.disk.qcow2.v1";
 
@@ -42,6 +44,10 @@ pub struct PublishRequest<'a> {
     pub blueprint: Option<&'a Blueprint>,
     /// A qcow2 disk of the image, attached as an artifact.
     pub disk: Option<PathBuf>,
+    /// What the release fixed over the previous one (`pipeline::fixes_since`). The OpenVEX
+    /// document is attached whatever this holds, with no statements when it is empty, so
+    /// a reader finds one on every release published this way.
+    pub fixes: &'a [crate::advisory::fixed::Fix],
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -256,6 +262,18 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
         )],
         titled("intoto.json"),
     )?);
+    let created = image.config.created().clone().unwrap_or_default();
+    let vex = crate::advisory::vex::document(&req.name, &req.digest, &created, req.fixes);
+    artifacts.push(Artifact::new(
+        VEX_MEDIA_TYPE,
+        Some(&subject),
+        vec![ArtifactLayer::bytes(
+            VEX_MEDIA_TYPE,
+            crate::advisory::vex::to_bytes(&vex)?,
+            Some(&format!("{}-{}.openvex.json", req.name, req.version)),
+        )],
+        titled("openvex.json"),
+    )?);
     if let Some(disk) = &req.disk {
         artifacts.push(Artifact::new(
             DISK_MEDIA_TYPE,
@@ -266,7 +284,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     }
     let attached = cat
         .attach(&req.name, &subject, &artifacts)
-        .context("attaching the report, SBOM and provenance")?;
+        .context("attaching the report, SBOM, provenance and OpenVEX document")?;
     crate::failpoint::hit("publish.attached");
     outcome.artifacts = artifacts
         .iter()

@@ -94,6 +94,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         };
         (img.digest, name, version)
     };
+    // What it fixed over the previous release (none when the version is not semver).
+    let previous = semver::Version::parse(&version)
+        .ok()
+        .and_then(|v| crate::pipeline::previous_release(cat.as_ref(), &name, &v));
+    let fixes =
+        crate::pipeline::fixes_since(cat.as_ref(), &store, &name, previous.as_ref(), &digest)?;
     let outcome = catalog::publish(
         cat.as_ref(),
         &PublishRequest {
@@ -103,6 +109,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             version,
             blueprint: bp.as_ref(),
             disk,
+            fixes: &fixes,
         },
     )?;
     if a.json {

@@ -2,5 +2,6 @@
 //! database, and (for the security response) package changelogs. The contract tests,
 //! the notes, the SBOM and the advisory work all read them through here.
 
+pub mod changelog;
 pub mod dpkg;
 pub mod version;

@@ -1,9 +1,11 @@
 //! Property-based fuzzing on stable Rust of the parsers that read what users and
-//! registries hand us: blueprints, contract suites, manifests, indexes and configs.
+//! registries hand us: blueprints, contract suites, manifests, indexes and configs,
+//! package changelogs and OpenVEX documents.
 //! Inputs are valid documents mutated byte by byte and line by line; the property is
 //! that parsing ends in `Ok` or a clear `Err`, never a panic. `PROPTEST_CASES` sets the
 //! number of cases (small by default; `scripts/fuzz.sh` runs 100,000 of each).
 
+mod advisories;
 mod manifests;
 mod mutate;
 mod parsers;

@@ -1,7 +1,9 @@
 //! `corebuild diff A B`: what changed between two images — packages (Debian version
 //! order), files (content digest, mode, owner), config, base, contract suite versions,
-//! and sizes per layer and in total.
+//! sizes per layer and in total, and the advisories the upgraded packages' changelogs say
+//! the newer image fixed.
 
+use crate::advisory::fixed::{self, Fix};
 use crate::debian::dpkg;
 use crate::debian::version::DebVersion;
 use crate::digest::Digest;
@@ -67,6 +69,8 @@ pub struct ImageDiff {
     pub config: Vec<ValueChange>,
     pub suites: Vec<ValueChange>,
     pub size: SizeDiff,
+    /// Upgraded packages whose changelog names advisories fixed since `from`.
+    pub advisories: Vec<Fix>,
 }
 
 impl ImageDiff {
@@ -112,6 +116,7 @@ pub fn diff_images(
                     .map(|l| l.size() as i64)
                     .sum::<i64>(),
         },
+        advisories: fixed::fixes(store, to, &ta, &tb)?,
     })
 }
 

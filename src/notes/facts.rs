@@ -59,6 +59,8 @@ pub struct ReleaseFacts {
     /// Tags or references where the SBOM and provenance can be fetched.
     pub sbom_ref: Option<String>,
     pub provenance_ref: Option<String>,
+    /// Where the OpenVEX document (what the release fixed) can be fetched.
+    pub vex_ref: Option<String>,
     /// The disks `[outputs]` declares, in qcow2, raw, vhd, vmdk order.
     pub disks: Vec<DiskFact>,
 }

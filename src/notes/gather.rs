@@ -5,7 +5,7 @@ use crate::blueprint::Blueprint;
 use crate::contract::{ContractReport, Suite};
 use crate::digest::Digest;
 use crate::disk::BootMode;
-use crate::notes::diff::{diff_images, packages};
+use crate::notes::diff::{diff_images, packages, ImageDiff};
 use crate::notes::facts::{DiskFact, LayerFact, ReleaseFacts};
 use crate::notes::tree::{read_tree, Tree};
 use crate::oci::{OciDir, StoredImage};
@@ -43,6 +43,7 @@ pub struct Placement {
     pub status: String,
     pub sbom_ref: Option<String>,
     pub provenance_ref: Option<String>,
+    pub vex_ref: Option<String>,
     pub blueprint_digest: Option<String>,
     pub lock_digest: Option<String>,
 }
@@ -52,6 +53,18 @@ pub struct Previous<'a> {
     pub version: String,
     pub image: &'a StoredImage,
     pub suites: BTreeMap<String, String>,
+    /// The diff against it, when the caller already made it (the release pipeline does,
+    /// before publishing).
+    pub diff: Option<ImageDiff>,
+}
+
+/// The suites (name → version) a contract report ran, all passed once it is gated.
+pub fn passed(report: &ContractReport) -> BTreeMap<String, String> {
+    report
+        .suites
+        .iter()
+        .map(|s| (s.name.clone(), s.version.to_string()))
+        .collect()
 }
 
 pub fn sonames(tree: &Tree) -> Vec<String> {
@@ -78,13 +91,15 @@ pub fn gather(
 ) -> Result<ReleaseFacts> {
     let tree = read_tree(store, image)?;
     let pkgs = packages(&tree);
-    let passed: BTreeMap<String, String> = report
-        .suites
-        .iter()
-        .map(|s| (s.name.clone(), s.version.to_string()))
-        .collect();
     let diff = match &previous {
-        Some(p) => Some(diff_images(store, p.image, image, &p.suites, &passed)?),
+        Some(Previous { diff: Some(d), .. }) => Some(d.clone()),
+        Some(p) => Some(diff_images(
+            store,
+            p.image,
+            image,
+            &p.suites,
+            &passed(report),
+        )?),
         None => None,
     };
     let created_by: Vec<String> = image
@@ -169,6 +184,7 @@ pub fn gather(
         builder: format!("corebuild {}", env!("CARGO_PKG_VERSION")),
         sbom_ref: place.sbom_ref,
         provenance_ref: place.provenance_ref,
+        vex_ref: place.vex_ref,
         disks: disks(bp, &tree),
     })
 }

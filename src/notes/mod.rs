@@ -8,6 +8,7 @@ pub mod release;
 pub mod render_diff;
 pub mod technical;
 pub mod tree;
+pub mod tree_files;
 pub mod words;
 
 pub use diff::{diff_images, ImageDiff};

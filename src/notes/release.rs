@@ -1,6 +1,8 @@
 //! Release notes (`release-notes/<name>/<version>.md`): what an app team reads before it
 //! moves its pin — the digest to pin, what changed and why, what the release promises.
 
+use crate::advisory::fixed::{by_advisory, Fix};
+use crate::blueprint::ChangeKind;
 use crate::notes::facts::{contract_major_changes, kind_heading, ReleaseFacts, KINDS};
 use crate::notes::render_diff::PATH_LIMIT;
 use std::fmt::Write;
@@ -48,28 +50,7 @@ pub fn render(f: &ReleaseFacts) -> String {
         s.push('\n');
     }
 
-    let _ = writeln!(s, "## Highlights\n");
-    if f.changes.is_empty() {
-        let _ = writeln!(s, "No changes were declared for this release.\n");
-    }
-    for k in KINDS {
-        let items: Vec<_> = f.changes.iter().filter(|c| c.kind == k).collect();
-        if items.is_empty() {
-            continue;
-        }
-        let _ = writeln!(s, "### {}\n", kind_heading(k));
-        for c in items {
-            match &c.id {
-                Some(id) => {
-                    let _ = writeln!(s, "- **{id}**: {}", c.summary);
-                }
-                None => {
-                    let _ = writeln!(s, "- {}", c.summary);
-                }
-            }
-        }
-        s.push('\n');
-    }
+    highlights(&mut s, f);
 
     match (&f.previous, &f.diff) {
         (Some((pv, pd)), Some(d)) => {
@@ -197,4 +178,71 @@ pub fn render(f: &ReleaseFacts) -> String {
         f.version
     );
     s
+}
+
+/// The declared changes by kind; under security advisories also the ids the upgraded
+/// packages' changelogs name, each once: an id the blueprint lists says which package
+/// fixed it, the others follow it.
+fn highlights(s: &mut String, f: &ReleaseFacts) {
+    let _ = writeln!(s, "## Highlights\n");
+    let fixes = f
+        .diff
+        .as_ref()
+        .map(|d| d.advisories.as_slice())
+        .unwrap_or(&[]);
+    let found = by_advisory(fixes);
+    let declared = |id: &str| {
+        f.changes
+            .iter()
+            .any(|c| c.id.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(id)))
+    };
+    let fixed_by = |id: &str| {
+        found
+            .iter()
+            .find(|(a, _)| a.eq_ignore_ascii_case(id))
+            .map(|(_, fs)| who(fs))
+    };
+    if f.changes.is_empty() && found.is_empty() {
+        let _ = writeln!(s, "No changes were declared for this release.\n");
+    }
+    for k in KINDS {
+        let items: Vec<_> = f.changes.iter().filter(|c| c.kind == k).collect();
+        let extra: Vec<_> = match k {
+            ChangeKind::Security => found.iter().filter(|(id, _)| !declared(id)).collect(),
+            _ => Vec::new(),
+        };
+        if items.is_empty() && extra.is_empty() {
+            continue;
+        }
+        let _ = writeln!(s, "### {}\n", kind_heading(k));
+        for c in items {
+            match &c.id {
+                Some(id) => {
+                    let by = fixed_by(id)
+                        .map(|w| format!(" (fixed by {w})"))
+                        .unwrap_or_default();
+                    let _ = writeln!(s, "- **{id}**: {}{by}", c.summary);
+                }
+                None => {
+                    let _ = writeln!(s, "- {}", c.summary);
+                }
+            }
+        }
+        for (id, fs) in extra {
+            let _ = writeln!(
+                s,
+                "- **{id}**: fixed by {} (from its Debian changelog)",
+                who(fs)
+            );
+        }
+        s.push('\n');
+    }
+}
+
+/// "`corelib` 1.0-1 → 1.0-2, `libssl3` 3.0.14-1 → 3.0.15-1".
+fn who(fs: &[&Fix]) -> String {
+    fs.iter()
+        .map(|f| format!("`{}` {} → {}", f.package, f.old_version, f.new_version))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

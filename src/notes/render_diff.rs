@@ -93,5 +93,18 @@ pub fn render(d: &ImageDiff) -> String {
         "size: {} → {} bytes compressed ({:+}), layers {:?} → {:?}",
         d.size.from_total, d.size.to_total, d.size.delta, d.size.from_layers, d.size.to_layers
     );
+    if !d.advisories.is_empty() {
+        let _ = writeln!(s, "advisories fixed ({}):", d.advisories.len());
+        for f in &d.advisories {
+            let _ = writeln!(
+                s,
+                "  {} {} → {}: {}",
+                f.package,
+                f.old_version,
+                f.new_version,
+                f.advisories.join(", ")
+            );
+        }
+    }
     s
 }

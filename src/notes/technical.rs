@@ -1,6 +1,6 @@
 //! Technical notes (`release-notes/<name>/<version>-technical.md`): the service contract
 //! in words, lifecycle, ABI facts, the VM disks and how to import them, every package,
-//! every layer, provenance and how to verify — the reference an engineer checks a
+//! the advisories the upgraded packages fixed, every layer, provenance and how to verify — the reference an engineer checks a
 //! release against.
 
 use crate::notes::facts::ReleaseFacts;
@@ -75,6 +75,8 @@ pub fn render(f: &ReleaseFacts) -> String {
         s.push('\n');
     }
 
+    advisories(&mut s, f);
+
     let _ = writeln!(s, "## Layers\n");
     let _ = writeln!(s, "| # | digest | size | made by |\n|---|---|---|---|");
     for (i, l) in f.layers.iter().enumerate() {
@@ -132,6 +134,9 @@ pub fn render(f: &ReleaseFacts) -> String {
     if let Some(r) = &f.provenance_ref {
         let _ = writeln!(s, "- Provenance (in-toto, SLSA v1): `{r}`");
     }
+    if let Some(r) = &f.vex_ref {
+        let _ = writeln!(s, "- What this release fixed (OpenVEX 0.2.0): `{r}`");
+    }
     let _ = writeln!(
         s,
         "- Contract report: attached to `{}` (tag `sha256-{}.contract-*` in the catalog); rerun it with `corebuild test {}:{} --suite NAME`.",
@@ -141,4 +146,32 @@ pub fn render(f: &ReleaseFacts) -> String {
         f.version
     );
     s
+}
+
+/// The upgraded packages whose Debian changelogs name advisories since the previous
+/// release (the OpenVEX document attached to the release says the same).
+fn advisories(s: &mut String, f: &ReleaseFacts) {
+    let Some(d) = &f.diff else {
+        return;
+    };
+    let _ = writeln!(s, "## Security advisories fixed by package upgrades\n");
+    if d.advisories.is_empty() {
+        let _ = writeln!(
+            s,
+            "No upgraded package's Debian changelog names an advisory since the previous release.\n"
+        );
+        return;
+    }
+    let _ = writeln!(s, "| package | old | new | advisories |\n|---|---|---|---|");
+    for x in &d.advisories {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            x.package,
+            x.old_version,
+            x.new_version,
+            x.advisories.join(", ")
+        );
+    }
+    s.push('\n');
 }

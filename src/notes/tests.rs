@@ -2,6 +2,7 @@
 //! for byte (digests included). Set UPDATE_SNAPSHOTS=1 to rewrite them after a deliberate
 //! format change, and review the diff.
 
+use crate::advisory::fixed::Fix;
 use crate::blueprint::{Change, ChangeKind};
 use crate::contract::{parse_suite, ContractReport, Outcome, SuiteReport, TestResult};
 use crate::digest::Digest;
@@ -109,6 +110,13 @@ fn facts() -> ReleaseFacts {
                 to_total: 35,
                 delta: 5,
             },
+            advisories: vec![Fix {
+                package: "curl".into(),
+                architecture: "amd64".into(),
+                old_version: "7.88.1-10".into(),
+                new_version: "7.88.1-10+deb12u5".into(),
+                advisories: vec!["CVE-2023-38545".into(), "DSA-5555-1".into()],
+            }],
         }),
         report,
         suites: vec![suite],
@@ -139,6 +147,7 @@ fn facts() -> ReleaseFacts {
         builder: "corebuild 0.1.0".into(),
         sbom_ref: Some("sha256-x.sbom".into()),
         provenance_ref: Some("sha256-x.provenance".into()),
+        vex_ref: Some("sha256-x.openvex".into()),
         disks: vec![],
     }
 }
@@ -192,7 +201,14 @@ fn release_notes_snapshot() {
         a.contains("## Upgrade notes"),
         "contract major 1 → 2 must say so"
     );
-    assert!(a.contains("**DSA-5555-1**: curl fixes"));
+    // The blueprint's own id is not repeated: it says which package fixed it.
+    assert!(
+        a.contains("- **DSA-5555-1**: curl fixes (fixed by `curl` 7.88.1-10 → 7.88.1-10+deb12u5)")
+    );
+    assert_eq!(a.matches("DSA-5555-1").count(), 1, "{a}");
+    assert!(a.contains(
+        "- **CVE-2023-38545**: fixed by `curl` 7.88.1-10 → 7.88.1-10+deb12u5 (from its Debian changelog)"
+    ));
     check("release.md", &a);
 }
 
@@ -218,6 +234,7 @@ fn release_notes_name_skipped_tests() {
 fn technical_notes_snapshot() {
     let t = technical::render(&facts());
     assert!(t.contains("(regression test for BUG-7)"));
+    assert!(t.contains("| curl | 7.88.1-10 | 7.88.1-10+deb12u5 | CVE-2023-38545, DSA-5555-1 |"));
     check("technical.md", &t);
 }
 

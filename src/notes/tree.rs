@@ -1,6 +1,8 @@
 //! The file tree of an image, computed from its layers without unpacking: each layer's
 //! tar is read in order and whiteouts applied to an in-memory map of path → metadata and
-//! content digest. Used to diff two images and to read small files (the dpkg database).
+//! content digest. Used to diff two images and to read small files (the dpkg database);
+//! once the tree is known, `tree_files::read_files` reads chosen files' bytes in a second
+//! pass over only the layers that hold them (changelogs, too many to keep on the first).
 
 use crate::digest::{Digest, HashingWriter};
 use crate::layer::{self, ApplyOptions, Compression, RawEntry, TarReader};
@@ -19,8 +21,9 @@ const KEEP: &[&str] = &[
 /// The largest of those files we hold in memory.
 const KEEP_LIMIT: u64 = 256 << 20;
 
-/// What one path is in the flattened image.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// What one path is in the flattened image. Equality (what a diff compares) leaves out
+/// where the bytes are.
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Node {
     /// `file`, `dir`, `symlink`, `hardlink`, `fifo`, `other`.
     pub kind: &'static str,
@@ -30,7 +33,26 @@ pub struct Node {
     pub size: u64,
     /// Content digest of regular files; link target of links.
     pub content: String,
+    /// Where a regular file's bytes are: the layer, and the tar path that carries them
+    /// when it is not this node's own (a hard link's target).
+    #[serde(skip)]
+    pub origin: (usize, Option<String>),
 }
+
+impl PartialEq for Node {
+    fn eq(&self, o: &Self) -> bool {
+        (
+            self.kind,
+            self.mode,
+            self.uid,
+            self.gid,
+            self.size,
+            &self.content,
+        ) == (o.kind, o.mode, o.uid, o.gid, o.size, &o.content)
+    }
+}
+
+impl Eq for Node {}
 
 #[derive(Debug, Default)]
 pub struct Tree {
@@ -56,7 +78,7 @@ impl Tree {
     }
 }
 
-fn clean(path: &str) -> String {
+pub(crate) fn clean(path: &str) -> String {
     path.trim_start_matches("./")
         .trim_start_matches('/')
         .trim_end_matches('/')
@@ -66,24 +88,34 @@ fn clean(path: &str) -> String {
 /// Reads every layer of `image` from `store` into a tree.
 pub fn read_tree(store: &OciDir, image: &StoredImage) -> Result<Tree> {
     let mut tree = Tree::default();
-    for (i, l) in image.manifest.layers().iter().enumerate() {
-        let digest = Digest::try_from(l.digest())?;
-        let compression =
-            Compression::from_media_type(l.media_type().as_ref()).ok_or_else(|| {
-                crate::error::input(format!(
-                    "layer {i}: unsupported media type {}",
-                    l.media_type()
-                ))
-            })?;
-        let blob = store.open_blob(&digest, Some(l.size()))?;
-        let counted = crate::digest::HashingReader::new(layer::decompress(compression, blob));
+    for i in 0..image.manifest.layers().len() {
+        let (digest, layer) = open_layer(store, image, i)?;
+        let counted = crate::digest::HashingReader::new(layer);
         // Untrusted (a pulled previous release, an imported base): the bounded reader.
         let mut tar = TarReader::bounded(counted, &ApplyOptions::default());
-        apply(&mut tree, &mut tar).with_context(|| format!("reading layer {i} ({digest})"))?;
+        apply(&mut tree, &mut tar, i).with_context(|| format!("reading layer {i} ({digest})"))?;
         tar.drain()?;
         tree.layer_sizes.push(tar.into_inner().finish().1);
     }
     Ok(tree)
+}
+
+/// The decompressed tar stream of layer `i` of `image`.
+pub(crate) fn open_layer(
+    store: &OciDir,
+    image: &StoredImage,
+    i: usize,
+) -> Result<(Digest, impl Read)> {
+    let l = &image.manifest.layers()[i];
+    let digest = Digest::try_from(l.digest())?;
+    let compression = Compression::from_media_type(l.media_type().as_ref()).ok_or_else(|| {
+        crate::error::input(format!(
+            "layer {i}: unsupported media type {}",
+            l.media_type()
+        ))
+    })?;
+    let blob = store.open_blob(&digest, Some(l.size()))?;
+    Ok((digest, layer::decompress(compression, blob)))
 }
 
 /// The kind of node an entry makes.
@@ -98,7 +130,7 @@ fn kind(e: &RawEntry) -> &'static str {
     }
 }
 
-fn apply<R: Read>(tree: &mut Tree, tar: &mut TarReader<R>) -> Result<()> {
+fn apply<R: Read>(tree: &mut Tree, tar: &mut TarReader<R>, layer: usize) -> Result<()> {
     let mut opaque_here: Vec<String> = Vec::new();
     let mut added_here: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(e) = tar.next_entry()? {
@@ -152,7 +184,12 @@ fn apply<R: Read>(tree: &mut Tree, tar: &mut TarReader<R>) -> Result<()> {
         };
         if kind == "hardlink" {
             // A hard link shares its target's content: record it as that file.
-            if let Some(t) = tree.nodes.get(&clean(&content)).cloned() {
+            // Its bytes stay where the target's are (the target's own layer and path).
+            let target = clean(&content);
+            if let Some(mut t) = tree.nodes.get(&target).cloned() {
+                if t.origin.1.is_none() {
+                    t.origin.1 = Some(target);
+                }
                 tree.nodes.insert(path.clone(), t);
                 added_here.insert(path);
                 continue;
@@ -167,6 +204,7 @@ fn apply<R: Read>(tree: &mut Tree, tar: &mut TarReader<R>) -> Result<()> {
                 gid,
                 size,
                 content,
+                origin: (layer, None),
             },
         );
         added_here.insert(path);

@@ -98,6 +98,7 @@ fn release_story(spec: &str, registry: Option<&Registry>) {
         "application/vnd.corebuild.contract-report.v1+json",
         "application/spdx+json",
         "application/vnd.in-toto+json",
+        "application/vnd.openvex+json",
     ] {
         assert!(types.contains(&t), "{types:?}");
     }

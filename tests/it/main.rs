@@ -1,6 +1,7 @@
 //! Integration tests: the real `corebuild` binary against real tools (skopeo, umoci,
 //! runc, GNU tar). One test binary, a small util module.
 
+mod advisories;
 mod apt_sources;
 mod aptrepo;
 mod bad_input;
