@@ -62,8 +62,8 @@ fn one(
         version: t.next.clone(),
         base_ref: base_ref.clone(),
         base_digest: None,
-        change_id: t.advisories.first().cloned(),
-        change_summary: summary(t, &[], base_ref.as_deref()),
+        change_id: None,
+        change_summary: summary(&t.advisories, t, &[], base_ref.as_deref()),
     };
     write_edit(&bp.path, &e)?;
     let bp = blueprint::load(&t.blueprint, &LoadOptions::default())?;
@@ -87,7 +87,30 @@ fn one(
     )?;
     blueprint::write_lock(&blueprint::lock_path(&bp.dir), &lock)?;
     let moved = moved(&old, &lock, &t.moves);
-    e.change_summary = summary(t, &moved, base_ref.as_deref());
+    // Build the candidate (the cache has it after the lock) to read what it fixed from
+    // its packages' changelogs, so the entry names the advisories nobody typed.
+    let bp = blueprint::load(&t.blueprint, &LoadOptions::default())?;
+    let built = crate::build::build(
+        store,
+        &bp,
+        &crate::build::BuildOptions {
+            locked: true,
+            runtime: opts.runtime.clone(),
+            source_date_epoch: opts.source_date_epoch.clone(),
+            ..crate::build::BuildOptions::new()
+        },
+    )?;
+    let version = semver::Version::parse(&t.next)?;
+    let previous = pipeline::previous_release(cat, &t.name, &version);
+    let fixes = pipeline::fixes_since(cat, store, &t.name, previous.as_ref(), &built.digest)?;
+    let mut advisories = t.advisories.clone();
+    for (id, _) in crate::advisory::fixed::by_advisory(&fixes) {
+        if !advisories.iter().any(|a| a.eq_ignore_ascii_case(&id)) {
+            advisories.push(id);
+        }
+    }
+    e.change_id = None;
+    e.change_summary = summary(&advisories, t, &moved, base_ref.as_deref());
     write_edit(&bp.path, &e)?;
     let bp = blueprint::load(&t.blueprint, &LoadOptions::default())?;
     let mut summary = ReleaseSummary::default();
@@ -137,7 +160,7 @@ fn moved(old: &blueprint::LockFile, new: &blueprint::LockFile, moves: &[String])
 }
 
 /// The one security entry's summary: what moved, and the advisories named.
-fn summary(t: &Target, moved: &[String], base_ref: Option<&str>) -> String {
+fn summary(advisories: &[String], t: &Target, moved: &[String], base_ref: Option<&str>) -> String {
     let mut parts: Vec<String> = moved.to_vec();
     if let Some(b) = base_ref {
         parts.push(format!("rebuilt on {b}"));
@@ -146,8 +169,8 @@ fn summary(t: &Target, moved: &[String], base_ref: Option<&str>) -> String {
         parts = t.packages.iter().map(|(p, v)| format!("{p} {v}")).collect();
     }
     let mut s = format!("Security rebuild: {}", parts.join("; "));
-    if !t.advisories.is_empty() {
-        s.push_str(&format!(" ({})", t.advisories.join(", ")));
+    if !advisories.is_empty() {
+        s.push_str(&format!(", fixing {}", advisories.join(", ")));
     }
     s
 }

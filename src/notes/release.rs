@@ -191,10 +191,15 @@ fn highlights(s: &mut String, f: &ReleaseFacts) {
         .map(|d| d.advisories.as_slice())
         .unwrap_or(&[]);
     let found = by_advisory(fixes);
+    // Declared: the id of a change, or named in its summary (a `rebuild` entry names
+    // every advisory it fixes in one line).
     let declared = |id: &str| {
-        f.changes
-            .iter()
-            .any(|c| c.id.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(id)))
+        f.changes.iter().any(|c| {
+            c.id.as_deref().is_some_and(|d| d.eq_ignore_ascii_case(id))
+                || c.summary
+                    .split(|ch: char| !(ch.is_ascii_alphanumeric() || ch == '-'))
+                    .any(|w| w.eq_ignore_ascii_case(id))
+        })
     };
     let fixed_by = |id: &str| {
         found

@@ -17,6 +17,7 @@ mod disk;
 mod disk_formats;
 mod escapes;
 mod query;
+mod rebuild;
 mod registry;
 mod registry_faults;
 mod release;
