@@ -12,7 +12,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SUITE: &str = "name = \"corelib\"\nversion = \"1.0.0\"\ndescription = \"corelib is installed\"\n\
+const SUITE: &str =
+    "name = \"corelib\"\nversion = \"1.0.0\"\ndescription = \"corelib is installed\"\n\
 [[test]]\nname = \"corelib is there\"\npackage = \"corelib\"\nversion = \">= 1.0-1\"\n";
 
 struct Scenario {

@@ -1,6 +1,7 @@
 //! Tests for loading blueprints: the full fixture, each class of error with its position,
 //! includes and their conflicts, and the lock file.
 
+mod apt;
 mod errors;
 mod includes;
 mod lock;
