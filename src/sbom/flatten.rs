@@ -5,7 +5,7 @@
 //! streamed once through the bounded [`TarReader`], bottom up.
 
 use crate::digest::Digest;
-use crate::layer::{self, ApplyOptions, Compression, RawEntry, TarReader};
+use crate::layer::{RawEntry, TarReader};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{Context, Result};
 use sha2::Digest as _;
@@ -135,14 +135,7 @@ fn scan_layer(
     l: &oci_spec::image::Descriptor,
     below: &Flat,
 ) -> Result<LayerChanges> {
-    let digest = Digest::try_from(l.digest())?;
-    let mt = l.media_type().to_string();
-    let c = Compression::from_media_type(&mt).ok_or_else(|| {
-        crate::error::input(format!("layer {digest}: unsupported media type {mt}"))
-    })?;
-    let blob = store.open_blob(&digest, Some(l.size()))?;
-    // Untrusted (a pulled or imported base): the bounded reader, with an apply's caps.
-    let mut tar = TarReader::bounded(layer::decompress(c, blob), &ApplyOptions::default());
+    let mut tar = super::layer_tar(store, l)?;
     let mut out = LayerChanges::default();
     while let Some(e) = tar.next_entry()? {
         let path = norm(&String::from_utf8_lossy(&e.name));
