@@ -180,8 +180,13 @@ fn owners(flat: &flatten::Flat, records: &[dpkg::Record]) -> BTreeMap<String, Ve
         let id = package_id(r);
         for line in String::from_utf8_lossy(text).lines() {
             let p = line.trim_start_matches('/');
-            if flat.files.contains_key(p) {
-                out.entry(p.to_string()).or_default().push(id.clone());
+            let p = if flat.files.contains_key(p) {
+                p.to_string()
+            } else {
+                flat.resolve_dirs(p)
+            };
+            if flat.files.contains_key(&p) {
+                out.entry(p).or_default().push(id.clone());
             }
         }
     }
