@@ -20,6 +20,7 @@ mod fuzz;
 pub mod layer;
 pub mod notes;
 pub mod oci;
+pub mod parallel;
 pub mod percent;
 pub mod pipeline;
 pub mod provenance;

@@ -64,15 +64,24 @@ fn hides_status(path: &str) -> bool {
     STATUS_PATH == target || STATUS_PATH.starts_with(&format!("{target}/"))
 }
 
-fn scan_layer(store: &OciDir, l: &oci_spec::image::Descriptor) -> Result<InLayer> {
+/// A layer of the store as a tar stream. Untrusted (a pulled or imported base): the
+/// bounded reader, with an apply's caps.
+fn layer_tar(store: &OciDir, l: &oci_spec::image::Descriptor) -> Result<TarReader<impl Read>> {
     let digest = Digest::try_from(l.digest())?;
     let mt = l.media_type().to_string();
     let c = Compression::from_media_type(&mt).ok_or_else(|| {
         crate::error::input(format!("layer {digest}: unsupported media type {mt}"))
     })?;
     let blob = store.open_blob(&digest, Some(l.size()))?;
-    // Untrusted (a pulled or imported base): the bounded reader, with an apply's caps.
-    let mut tar = TarReader::bounded(layer::decompress(c, blob), &ApplyOptions::default());
+    Ok(TarReader::bounded(
+        layer::decompress(c, blob),
+        &ApplyOptions::default(),
+    ))
+}
+
+fn scan_layer(store: &OciDir, l: &oci_spec::image::Descriptor) -> Result<InLayer> {
+    let digest = Digest::try_from(l.digest())?;
+    let mut tar = layer_tar(store, l)?;
     let mut out = InLayer::Unmentioned;
     let mut hidden = false;
     while let Some(e) = tar.next_entry()? {
@@ -171,8 +180,13 @@ fn owners(flat: &flatten::Flat, records: &[dpkg::Record]) -> BTreeMap<String, Ve
         let id = package_id(r);
         for line in String::from_utf8_lossy(text).lines() {
             let p = line.trim_start_matches('/');
-            if flat.files.contains_key(p) {
-                out.entry(p.to_string()).or_default().push(id.clone());
+            let p = if flat.files.contains_key(p) {
+                p.to_string()
+            } else {
+                flat.resolve_dirs(p)
+            };
+            if flat.files.contains_key(&p) {
+                out.entry(p).or_default().push(id.clone());
             }
         }
     }

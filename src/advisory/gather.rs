@@ -15,13 +15,12 @@ use super::cache::BlobCache;
 use super::query::ReleaseFacts;
 use super::sbom_read::{self, Facts};
 use super::vex;
-use crate::catalog::{self, Catalog, Release, SBOM_MEDIA_TYPE};
+use crate::catalog::{self, Catalog, Release, FALLBACK_TAG_PREFIX, SBOM_MEDIA_TYPE};
 use crate::digest::Digest;
 use crate::error::Kind;
 use anyhow::{Context, Result};
-use oci_spec::image::{Descriptor, ImageManifest};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+use std::sync::OnceLock;
 
 /// Threads reading from the catalog at once.
 pub const PARALLEL: usize = 8;
@@ -46,7 +45,7 @@ pub fn gather(cat: &dyn Catalog, cache: &BlobCache, with_vex: bool) -> Result<Ga
         .into_iter()
         .filter(|n| catalog::check_name(n).is_ok())
         .collect();
-    let states = parallel(&names, |n| {
+    let states = crate::parallel::map(&names, PARALLEL, |n| {
         catalog::state(cat, n).with_context(|| format!("reading the catalog state of {n}"))
     })?;
     let jobs: Vec<(String, Release)> = states
@@ -56,8 +55,9 @@ pub fn gather(cat: &dyn Catalog, cache: &BlobCache, with_vex: bool) -> Result<Ga
             s.releases.into_iter().map(move |r| (name.clone(), r))
         })
         .collect();
-    let read = parallel(&jobs, |(name, r)| {
-        Ok(release_facts(cat, cache, name, r, with_vex))
+    let api = OnceLock::new();
+    let read = crate::parallel::map(&jobs, PARALLEL, |(name, r)| {
+        Ok(release_facts(cat, &api, cache, name, r, with_vex))
     })?;
     let mut out = Gathered::default();
     for ((name, release), r) in jobs.into_iter().zip(read) {
@@ -73,41 +73,13 @@ pub fn gather(cat: &dyn Catalog, cache: &BlobCache, with_vex: bool) -> Result<Ga
     Ok(out)
 }
 
-/// `f` over `items` on at most [`PARALLEL`] threads, results in order; the first error
-/// stops the others from starting new items.
-fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
-    let next = AtomicUsize::new(0);
-    let failed = std::sync::atomic::AtomicBool::new(false);
-    let results: Mutex<Vec<(usize, Result<R>)>> = Mutex::new(Vec::with_capacity(items.len()));
-    std::thread::scope(|s| {
-        for _ in 0..PARALLEL.min(items.len()) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() || failed.load(Ordering::Relaxed) {
-                    break;
-                }
-                let r = f(&items[i]);
-                if r.is_err() {
-                    failed.store(true, Ordering::Relaxed);
-                }
-                results
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((i, r));
-            });
-        }
-    });
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
-}
-
 type Read = Result<(Option<Facts>, Vec<vex::Document>, Vec<String>)>;
 
 /// One release's facts. Bad input (a bad artifact) becomes a warning; an environment
 /// failure (the registry went away) is the error.
 fn release_facts(
     cat: &dyn Catalog,
+    api: &OnceLock<bool>,
     cache: &BlobCache,
     name: &str,
     r: &Release,
@@ -115,8 +87,7 @@ fn release_facts(
 ) -> Read {
     let at = format!("{name}:{}", r.version);
     let mut warnings = Vec::new();
-    let referrers = cat
-        .referrers(name, &r.digest, None)
+    let referrers = referrers(cat, api, name, &r.digest)
         .with_context(|| format!("listing the artifacts of {at}"));
     let referrers = match referrers {
         Ok(v) => v,
@@ -170,6 +141,34 @@ fn release_facts(
         }
     }
     Ok((sbom, docs, warnings))
+}
+
+/// The artifacts attached to `subject`: from the referrers API where the catalog has one,
+/// else from the `sha256-<hex>` fallback index. Whether it has one is asked once (`api`):
+/// a registry with the API answers 200 for any subject, one without answers 404 for all,
+/// so the other releases go straight to the fallback tag (a request less each).
+fn referrers(
+    cat: &dyn Catalog,
+    api: &OnceLock<bool>,
+    name: &str,
+    subject: &Digest,
+) -> Result<Vec<Descriptor>> {
+    if api.get() != Some(&false) {
+        match cat.referrers_api(name, subject)? {
+            Some(v) => {
+                let _ = api.set(true);
+                return Ok(v);
+            }
+            None => {
+                let _ = api.set(false);
+            }
+        }
+    }
+    let tag = format!("{FALLBACK_TAG_PREFIX}{}", subject.hex());
+    match cat.get_manifest(name, &tag)? {
+        None => Ok(Vec::new()),
+        Some(m) => Ok(m.parse::<ImageIndex>()?.manifests().clone()),
+    }
 }
 
 fn merge(into: &mut Option<Facts>, f: Facts) {

@@ -200,23 +200,22 @@ pub fn append<C: Catalog + ?Sized>(c: &C, event: &Event) -> Result<()> {
 
 /// Every event of `name`, sorted by id. An event whose tag, name or content does not
 /// match is an error: a tampered log is never folded.
-pub fn read_all<C: Catalog + ?Sized>(c: &C, name: &str) -> Result<Vec<Event>> {
+pub fn read_all<C: Catalog + ?Sized + Sync>(c: &C, name: &str) -> Result<Vec<Event>> {
     let mut tags: Vec<String> = c
         .tags(name)?
         .into_iter()
         .filter(|t| t.starts_with(EVENT_TAG_PREFIX))
         .collect();
     tags.sort();
-    let mut out = Vec::with_capacity(tags.len());
-    for tag in tags {
-        if let Some(e) = read_one(c, name, &tag)
-            .with_context(|| format!("reading catalog event {name}:{tag}"))?
-        {
-            out.push(e);
-        }
-    }
-    Ok(out)
+    // Independent small reads: a log of hundreds of events is read on a few threads.
+    let read = crate::parallel::map(&tags, READERS, |tag| {
+        read_one(c, name, tag).with_context(|| format!("reading catalog event {name}:{tag}"))
+    })?;
+    Ok(read.into_iter().flatten().collect())
 }
+
+/// Threads reading a log (or a name's version tags) at once.
+pub(crate) const READERS: usize = 8;
 
 /// One event; `None` when its tag is listed but not readable yet (distribution lists a
 /// tag while it is being written, before its link is in place).

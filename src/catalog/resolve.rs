@@ -110,8 +110,9 @@ pub fn state(cat: &dyn Catalog, name: &str) -> Result<State> {
         .collect();
     versions.sort();
     versions.dedup();
-    for v in versions {
-        if let Some(d) = cat.head_manifest(name, v)? {
+    let heads = crate::parallel::map(&versions, events::READERS, |v| cat.head_manifest(name, v))?;
+    for (v, d) in versions.into_iter().zip(heads) {
+        if let Some(d) = d {
             published.insert(v.to_string(), d);
         }
     }

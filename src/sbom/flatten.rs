@@ -5,7 +5,7 @@
 //! streamed once through the bounded [`TarReader`], bottom up.
 
 use crate::digest::Digest;
-use crate::layer::{self, ApplyOptions, Compression, RawEntry, TarReader};
+use crate::layer::{RawEntry, TarReader};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{Context, Result};
 use sha2::Digest as _;
@@ -29,6 +29,8 @@ pub struct FileSum {
 pub struct Flat {
     pub files: BTreeMap<String, FileSum>,
     pub texts: BTreeMap<String, Vec<u8>>,
+    /// Symbolic links by path, to their target as written.
+    pub links: BTreeMap<String, String>,
 }
 
 /// Whether the SBOM keeps the text of `path`.
@@ -50,6 +52,7 @@ struct LayerChanges {
     replaced: Vec<(String, bool)>,
     files: BTreeMap<String, FileSum>,
     texts: BTreeMap<String, Vec<u8>>,
+    links: BTreeMap<String, String>,
 }
 
 /// Removes `prefix/…` (not `prefix` itself) from `m`.
@@ -88,8 +91,43 @@ impl Flat {
         }
         hide(&mut self.files, &c);
         hide(&mut self.texts, &c);
+        hide(&mut self.links, &c);
         self.files.extend(c.files);
         self.texts.extend(c.texts);
+        self.links.extend(c.links);
+    }
+
+    /// `path` (relative) with the symbolic links of its directories followed, as dpkg's
+    /// lists name files through them (`/bin/ls` is `/usr/bin/ls` with a merged `/usr`).
+    /// At most 16 links are followed; the last component is not.
+    pub fn resolve_dirs(&self, path: &str) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        let mut rest: Vec<String> = path.split('/').rev().map(str::to_string).collect();
+        let mut hops = 0;
+        while let Some(c) = rest.pop() {
+            if c.is_empty() || c == "." {
+                continue;
+            }
+            if c == ".." {
+                parts.pop();
+                continue;
+            }
+            parts.push(c);
+            let here = parts.join("/");
+            let Some(target) = self.links.get(&here).filter(|_| !rest.is_empty()) else {
+                continue;
+            };
+            hops += 1;
+            if hops > 16 {
+                break;
+            }
+            parts.pop();
+            if target.starts_with('/') {
+                parts.clear();
+            }
+            rest.extend(target.split('/').rev().map(str::to_string));
+        }
+        parts.join("/")
     }
 }
 
@@ -135,14 +173,7 @@ fn scan_layer(
     l: &oci_spec::image::Descriptor,
     below: &Flat,
 ) -> Result<LayerChanges> {
-    let digest = Digest::try_from(l.digest())?;
-    let mt = l.media_type().to_string();
-    let c = Compression::from_media_type(&mt).ok_or_else(|| {
-        crate::error::input(format!("layer {digest}: unsupported media type {mt}"))
-    })?;
-    let blob = store.open_blob(&digest, Some(l.size()))?;
-    // Untrusted (a pulled or imported base): the bounded reader, with an apply's caps.
-    let mut tar = TarReader::bounded(layer::decompress(c, blob), &ApplyOptions::default());
+    let mut tar = super::layer_tar(store, l)?;
     let mut out = LayerChanges::default();
     while let Some(e) = tar.next_entry()? {
         let path = norm(&String::from_utf8_lossy(&e.name));
@@ -183,6 +214,9 @@ fn entry<R: Read>(
         if let Some(t) = text {
             out.texts.insert(path, t);
         }
+    } else if e.typeflag == b'2' {
+        out.links
+            .insert(path, String::from_utf8_lossy(&e.link).into_owned());
     } else if e.typeflag == b'1' {
         // A hard link: the same content as its target, in this layer or below.
         let target = norm(&String::from_utf8_lossy(&e.link));
@@ -234,6 +268,7 @@ mod tests {
             ],
             files: BTreeMap::from([("c/new".to_string(), sum(2)), ("keep".to_string(), sum(3))]),
             texts: BTreeMap::new(),
+            links: BTreeMap::new(),
         });
         let left: Vec<(&str, u8)> = f
             .files
@@ -241,6 +276,24 @@ mod tests {
             .map(|(k, v)| (k.as_str(), v.sha1[0]))
             .collect();
         assert_eq!(left, [("a/y", 1), ("c/new", 2), ("keep", 3)]);
+    }
+
+    #[test]
+    fn directory_links_are_followed() {
+        let mut f = Flat::default();
+        f.links.insert("bin".into(), "usr/bin".into());
+        f.links.insert("usr/lib64".into(), "/usr/lib".into());
+        f.links.insert("usr/bin/sh".into(), "dash".into());
+        f.links.insert("loop".into(), "loop".into());
+        assert_eq!(f.resolve_dirs("bin/ls"), "usr/bin/ls");
+        assert_eq!(f.resolve_dirs("usr/lib64/x/../ld.so"), "usr/lib/ld.so");
+        assert_eq!(
+            f.resolve_dirs("bin/sh"),
+            "usr/bin/sh",
+            "the last component stays"
+        );
+        assert_eq!(f.resolve_dirs("etc/passwd"), "etc/passwd");
+        let _ = f.resolve_dirs("loop/x"); // ends
     }
 
     #[test]

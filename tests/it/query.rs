@@ -246,7 +246,7 @@ fn scenario(spec: &str) {
     attach(
         spec,
         "core-b",
-        &all["matches"][2]["digest"].as_str().unwrap().to_string(),
+        all["matches"][2]["digest"].as_str().unwrap(),
         "application/spdx+json",
         b"{not json".to_vec(),
     );
