@@ -65,11 +65,11 @@ fn one_source_declared_twice_differently_is_a_conflict() {
         "[[apt.source]]\nuri = \"http://x/debian\"\nsuite = \"stable\"\ncomponents = [\"main\", \"contrib\"]\n",
     );
     let e = ws
-        .load_bp(&format!(
+        .load_bp(
             "name = \"demo\"\nversion = \"1.0.0\"\ndescription = \"d\"\ninclude = [\"../frag.toml\"]\n\
              [base]\nref = \"debian-minbase:12\"\n\
-             [[apt.source]]\nuri = \"http://x/debian\"\nsuite = \"stable\"\ncomponents = [\"main\"]\n"
-        ))
+             [[apt.source]]\nuri = \"http://x/debian\"\nsuite = \"stable\"\ncomponents = [\"main\"]\n",
+        )
         .unwrap_err();
     let text = e.to_string();
     assert!(
