@@ -36,7 +36,7 @@ pub enum Command {
     List(ListArgs),
     /// Print the pinned NAME@sha256:… of NAME:VERSION, NAME@CHANNEL or NAME@sha256:….
     Resolve(ResolveArgs),
-    /// The artifacts attached to a release (contract reports, SBOM, provenance, disks).
+    /// The artifacts attached to a release (contract reports, SBOM, provenance, OpenVEX, notes, disks).
     Artifacts(ArtifactsArgs),
 }
 
