@@ -233,7 +233,6 @@ fn plan_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Plan>> {
         return Ok(Some(partial_plan(spec, &locked, &ctx.update_packages)));
     }
     if ctx.locked {
-        let lock_file = crate::blueprint::display_path(&crate::blueprint::lock_path(&ctx.bp.dir));
         let why = if !same_sources {
             "the [[apt.source]] entries (or their keys) differ from the lock's [[source]] entries"
                 .to_string()
@@ -242,17 +241,23 @@ fn plan_for(ctx: &LayerContext, i: usize, l: &Layer) -> Result<Option<Plan>> {
         } else {
             format!("no lock entry for {}", uncovered.join(", "))
         };
-        return Err(crate::error::input(format!(
-            "{lock_file}: packages layer {} is not fully pinned ({why}); run `corebuild lock {}`",
-            i + 1,
-            crate::blueprint::display_path(&ctx.bp.dir)
-        )));
+        return Err(not_pinned(ctx, i, &why));
     }
     Ok(Some(Plan::Resolve {
         install: spec.packages.iter().map(wanted).collect(),
         upgrade_all: spec.upgrade,
         only_upgrade: Vec::new(),
     }))
+}
+
+/// The `--locked` refusal of a packages layer the lock does not cover, saying why.
+fn not_pinned(ctx: &LayerContext, i: usize, why: &str) -> anyhow::Error {
+    crate::error::input(format!(
+        "{}: packages layer {} is not fully pinned ({why}); run `corebuild lock {}`",
+        crate::blueprint::display_path(&crate::blueprint::lock_path(&ctx.bp.dir)),
+        i + 1,
+        crate::blueprint::display_path(&ctx.bp.dir)
+    ))
 }
 
 /// `name` or `name=version` as the blueprint asks for it.

@@ -86,15 +86,26 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         &opts,
         &Reporter::new(a.json),
     )?;
-    if a.json {
+    report_outcomes(a.json, &cat.location(), &targets, &outcomes)?;
+    Ok(if blocked { 1 } else { 0 })
+}
+
+/// What the rebuild released (and what it could not), human or JSON.
+fn report_outcomes(
+    json: bool,
+    location: &str,
+    targets: &[Target],
+    outcomes: &[rebuild_run::Outcome],
+) -> anyhow::Result<()> {
+    if json {
         output::json(&serde_json::json!({
-            "catalog": cat.location(),
-            "dry_run": false,
-            "targets": targets,
-            "released": outcomes.iter().map(|o| serde_json::json!({
-                "name": o.name, "version": o.version, "digest": o.digest, "moved": o.moved,
-                "release_notes": o.summary.release_notes, "reference": o.summary.reference,
-            })).collect::<Vec<_>>(),
+        "catalog": location,
+        "dry_run": false,
+        "targets": targets,
+        "released": outcomes.iter().map(|o| serde_json::json!({
+            "name": o.name, "version": o.version, "digest": o.digest, "moved": o.moved,
+            "release_notes": o.summary.release_notes, "reference": o.summary.reference,
+        })).collect::<Vec<_>>(),
         }))?;
     } else {
         for t in targets.iter().filter(|t| t.blocked.is_some()) {
@@ -105,7 +116,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                 t.blocked.as_deref().unwrap_or("")
             );
         }
-        for o in &outcomes {
+        for o in outcomes {
             say!(
                 "released {}:{} {} ({})",
                 o.name,
@@ -125,7 +136,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             say!("edited blueprint.toml and blueprint.lock of each are left for you to review and commit");
         }
     }
-    Ok(if blocked { 1 } else { 0 })
+    Ok(())
 }
 
 /// Every blueprint under `dir` (its subdirectories' blueprint.toml), or `dir` itself.
