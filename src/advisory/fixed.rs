@@ -52,18 +52,12 @@ pub fn fixes(store: &OciDir, image: &StoredImage, old: &Tree, new: &Tree) -> Res
 
 /// Installed packages: name → (version, architecture).
 fn installed(tree: &Tree) -> BTreeMap<String, (String, String)> {
-    let text = tree
-        .dpkg_status()
-        .map(String::from_utf8_lossy)
-        .unwrap_or_default();
-    dpkg::parse(&text)
-        .into_iter()
-        .filter(|r| r.installed())
-        .filter_map(|r| {
-            let arch = r.architecture.clone().unwrap_or_else(|| "all".into());
-            Some((r.package, (r.version?, arch)))
-        })
-        .collect()
+    dpkg::installed(
+        &tree
+            .dpkg_status()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default(),
+    )
 }
 
 /// Packages in both with a newer version (Debian order) in `new`.

@@ -76,6 +76,19 @@ pub fn parse(text: &str) -> Vec<Record> {
 }
 
 /// Every record of the image's database, or `None` when the image has no dpkg database.
+/// The installed packages of a status file: name → (version, architecture; `all` when
+/// the record names none). Records without a version are left out.
+pub fn installed(text: &str) -> std::collections::BTreeMap<String, (String, String)> {
+    parse(text)
+        .into_iter()
+        .filter(|r| r.installed())
+        .filter_map(|r| {
+            let arch = r.architecture.clone().unwrap_or_else(|| "all".into());
+            Some((r.package, (r.version?, arch)))
+        })
+        .collect()
+}
+
 pub fn read(fs: RootFs<'_>) -> io::Result<Option<Vec<Record>>> {
     let mut records = Vec::new();
     let mut found = false;

@@ -141,10 +141,9 @@ pub fn packages(tree: &Tree) -> BTreeMap<String, String> {
         .dpkg_status()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    dpkg::parse(&text)
+    dpkg::installed(&text)
         .into_iter()
-        .filter(|r| r.installed())
-        .filter_map(|r| Some((r.package.clone(), r.version.clone()?)))
+        .map(|(name, (version, _))| (name, version))
         .collect()
 }
 

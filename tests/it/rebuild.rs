@@ -42,6 +42,15 @@ impl Scenario {
     }
 }
 
+/// The `name` of each object of a JSON array, in order.
+fn names(list: &Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect()
+}
+
 fn add_corelib(r: &mut AptRepo, v: &str) {
     r.add_package(
         "corelib",
@@ -155,13 +164,7 @@ fn scenario(spec: Option<String>) {
         "--dry-run",
         "--json",
     ]);
-    let order: Vec<&str> = plan["targets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(order, ["core-a", "core-b"], "{plan:#}");
+    assert_eq!(names(&plan["targets"]), ["core-a", "core-b"], "{plan:#}");
     assert_eq!(plan["targets"][1]["base_from"], "core-a", "{plan:#}");
     let untouched = std::fs::read_to_string(s.bp("core-a/blueprint.toml")).unwrap();
     assert!(
@@ -178,13 +181,7 @@ fn scenario(spec: Option<String>) {
         "<< 1.0-2",
         "--json",
     ]);
-    let released: Vec<&str> = done["released"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(released, ["core-a", "core-b"], "{done:#}");
+    assert_eq!(names(&done["released"]), ["core-a", "core-b"], "{done:#}");
 
     // The edits are left for the engineer, comments kept.
     let a = std::fs::read_to_string(s.bp("core-a/blueprint.toml")).unwrap();

@@ -185,7 +185,7 @@ fn resolve(root: &Path, target: &str) -> Result<Option<PathBuf>, ()> {
         rest.find('/').map_or("/", |i| &rest[i..]) // absolute-form (a proxy request)
     });
     let path = path.split(['?', '#']).next().unwrap_or("");
-    let decoded = percent_decode(path).ok_or(())?;
+    let decoded = corebuild::percent::decode(path).ok_or(())?;
     let mut full = root.to_path_buf();
     for part in decoded.split('/').filter(|p| !p.is_empty()) {
         if part.starts_with('.') || part.contains('\0') || part.contains('\\') {
@@ -198,21 +198,4 @@ fn resolve(root: &Path, target: &str) -> Result<Option<PathBuf>, ()> {
         Ok(real) if real.is_file() => Ok(Some(real)),
         _ => Ok(None),
     }
-}
-
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
