@@ -28,3 +28,4 @@ pub mod registry;
 pub mod runtime;
 pub mod sbom;
 pub mod tool;
+pub mod trust;

@@ -109,6 +109,13 @@ pub trait Catalog: Send + Sync {
     /// `HOST/NS/NAME@sha256:…`, or `oci:PATH:NAME:TAG` for a layout.
     fn client_reference(&self, repo: &str, reference: &str) -> String;
 
+    /// The repository as a signature names it (cosign's `docker-reference`): `HOST/NS/NAME`
+    /// in a registry; in a layout the bare name, so a layout's signatures do not depend on
+    /// where the layout lives.
+    fn identity(&self, repo: &str) -> String {
+        repo.to_string()
+    }
+
     /// Whether the catalog holds the blob (a registry is asked with HEAD).
     fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool>;
 

@@ -42,6 +42,10 @@ impl Catalog for RegistryCatalog {
         format!("{}/{}{sep}{reference}", self.client.host(), self.repo(repo))
     }
 
+    fn identity(&self, repo: &str) -> String {
+        format!("{}/{}", self.client.host(), self.repo(repo))
+    }
+
     fn has_blob(&self, repo: &str, digest: &Digest) -> Result<bool> {
         self.client.has_blob(&self.repo(repo), digest)
     }

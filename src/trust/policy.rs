@@ -1,0 +1,102 @@
+//! The signature policy: with trusted keys configured (`--require-signed PUB`, or
+//! `COREBUILD_TRUSTED_KEYS` naming several key files), content from a catalog or a
+//! registry is used only when one of those keys signed its digest for its repository.
+//! Unsigned or wrongly signed content is refused (exit 1) naming the digest and the keys.
+
+use super::keys::PublicKey;
+use super::repo::Repository;
+use super::verify;
+use crate::digest::Digest;
+use anyhow::Result;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// Public key files, separated by `:` or `,`.
+pub const TRUSTED_KEYS_ENV: &str = "COREBUILD_TRUSTED_KEYS";
+
+/// The keys the command line set; `None` until set (then the environment decides).
+static TRUSTED: Mutex<Option<Vec<PublicKey>>> = Mutex::new(None);
+
+/// Reads public key files.
+pub fn load(paths: &[PathBuf]) -> Result<Vec<PublicKey>> {
+    paths.iter().map(|p| PublicKey::load(p)).collect()
+}
+
+/// The key files `COREBUILD_TRUSTED_KEYS` names.
+pub fn env_paths() -> Vec<PathBuf> {
+    std::env::var(TRUSTED_KEYS_ENV)
+        .unwrap_or_default()
+        .split([':', ','])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .collect()
+}
+
+/// Sets the trusted keys from `--require-signed` flags; with none given, the
+/// environment's apply.
+pub fn configure(flags: &[PathBuf]) -> Result<()> {
+    let paths = if flags.is_empty() {
+        env_paths()
+    } else {
+        flags.to_vec()
+    };
+    let keys = load(&paths)?;
+    *TRUSTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(keys);
+    Ok(())
+}
+
+/// The trusted keys (empty: no policy).
+pub fn trusted() -> Result<Vec<PublicKey>> {
+    let mut g = TRUSTED.lock().unwrap_or_else(|e| e.into_inner());
+    if g.is_none() {
+        *g = Some(load(&env_paths())?);
+    }
+    Ok(g.clone().unwrap_or_default())
+}
+
+/// Under a policy, refuses `digest` in `repo` unless a trusted key signed it; `what`
+/// says what it is (`base catalog:core:1.0.0`). Returns the fingerprint that verified.
+pub fn require(repo: &dyn Repository, digest: &Digest, what: &str) -> Result<Option<String>> {
+    let keys = trusted()?;
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    require_keys(repo, digest, what, &keys).map(Some)
+}
+
+/// Refuses `digest` unless one of `keys` signed it; returns that key's fingerprint.
+pub fn require_keys(
+    repo: &dyn Repository,
+    digest: &Digest,
+    what: &str,
+    keys: &[PublicKey],
+) -> Result<String> {
+    let v = verify::signatures(repo, digest, keys);
+    if v.ok() {
+        let k = v
+            .signatures
+            .iter()
+            .find(|c| c.verdict == verify::Verdict::Verified)
+            .and_then(|c| c.key.clone())
+            .unwrap_or_default();
+        return Ok(k);
+    }
+    Err(crate::error::failed(format!(
+        "{what} ({digest}) is refused by the signature policy: {}; keys tried: {}",
+        v.problems.join("; "),
+        verify::describe_keys(keys)
+    )))
+}
+
+/// Content that cannot carry signatures (a store or layout base) under a policy.
+pub fn refuse_unverifiable(what: &str) -> Result<()> {
+    let keys = trusted()?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    Err(crate::error::failed(format!(
+        "{what} cannot be verified (only catalog: and docker:// content carries signatures) and a signature policy is set; keys: {}",
+        verify::describe_keys(&keys)
+    )))
+}
