@@ -28,6 +28,8 @@ pub struct ReleaseOptions {
     pub source_date_epoch: Option<String>,
     /// The accelerator `boot` tests run qemu with.
     pub accel: crate::disk::qemu::Accel,
+    /// Sign and attest the release with this key when publishing.
+    pub sign_key: Option<std::sync::Arc<crate::trust::SigningKey>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +55,9 @@ pub struct ReleaseSummary {
     pub technical_notes: Option<PathBuf>,
     pub channel: Option<String>,
     pub already_published: bool,
+    /// The fingerprint of the key that signed the release, when one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
 }
 
 /// Reports stage progress to whoever drives the pipeline (progress bars, plain lines).
@@ -217,12 +222,15 @@ pub fn release(
                 blueprint: Some(bp),
                 disk: disk.clone(),
                 fixes: &fixes,
+                sign_key: opts.sign_key.as_deref(),
             },
         )?;
         Ok((published, compared))
     })?;
     summary.reference = Some(published.reference.clone());
     summary.already_published = published.already_published;
+    summary.signed_by = published.signed.as_ref().map(|s| s.key.clone());
+    let signed_by = summary.signed_by.clone();
 
     let (rel, tech) = stage(summary, progress, "notes", || {
         let image = store
@@ -267,6 +275,7 @@ pub fn release(
                 sbom_ref: Some(attached(crate::sbom::MEDIA_TYPE)),
                 provenance_ref: Some(attached(crate::provenance::MEDIA_TYPE)),
                 vex_ref: Some(attached(crate::advisory::vex::MEDIA_TYPE)),
+                signed_by: signed_by.clone(),
                 blueprint_digest: crate::provenance::blueprint_digest(bp)
                     .ok()
                     .map(|d| d.to_string()),

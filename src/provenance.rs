@@ -90,11 +90,14 @@ pub fn blueprint_digest(bp: &Blueprint) -> Result<Digest> {
 
 /// The provenance statement of `image`, published as `name` `version`, built from `bp`
 /// (when known: a release published by reference has only the image's own annotations).
+/// `signer` is the fingerprint of the build platform's key that signs it: then the
+/// statement claims SLSA Build L2 (signed provenance), else L1.
 pub fn generate(
     image: &StoredImage,
     name: &str,
     version: &str,
     bp: Option<&Blueprint>,
+    signer: Option<&str>,
 ) -> Result<Vec<u8>> {
     let ann = image.manifest.annotations().clone().unwrap_or_default();
     let base_digest = ann
@@ -149,7 +152,7 @@ pub fn generate(
             "buildDefinition": {
                 "buildType": BUILD_TYPE,
                 "externalParameters": Value::Object(external),
-                "internalParameters": {},
+                "internalParameters": { "slsa": slsa_level(signer) },
                 "resolvedDependencies": deps,
             },
             "runDetails": {
@@ -164,6 +167,15 @@ pub fn generate(
     let mut out = serde_json::to_vec_pretty(&statement)?;
     out.push(b'\n');
     Ok(out)
+}
+
+/// The SLSA Build level the provenance can honestly claim: L2 when the build
+/// platform's key signs it, L1 (provenance exists) when nothing does.
+fn slsa_level(signer: Option<&str>) -> Value {
+    match signer {
+        Some(fp) => json!({ "buildLevel": 2, "signedBy": fp }),
+        None => json!({ "buildLevel": 1 }),
+    }
 }
 
 #[cfg(test)]

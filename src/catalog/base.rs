@@ -46,6 +46,10 @@ pub fn resolve_base_ref(cat: &dyn Catalog, reference: &str) -> Result<Resolved> 
 pub fn resolve_base(store: &OciDir, reference: &str) -> Result<StoredImage> {
     let cat = catalog_from_env()?;
     let resolved = resolve_base_ref(cat.as_ref(), reference)?;
+    let mut resolved = resolved;
+    resolved
+        .require_signed(cat.as_ref())
+        .with_context(|| format!("the base {reference}"))?;
     fetch_into_store(cat.as_ref(), store, &resolved.name, &resolved.digest)
         .with_context(|| format!("fetching the base {reference} ({})", resolved.digest))
 }

@@ -23,7 +23,9 @@
 //!   so an interrupted publish shows nothing, and a rerun converges.
 
 mod artifact;
+pub mod attest;
 pub mod base;
+mod base_policy;
 pub mod events;
 mod layout;
 mod lifecycle;

@@ -11,7 +11,9 @@ use super::{check_name, Catalog, RawManifest};
 use crate::blueprint::{Blueprint, SuiteRef};
 use crate::contract::{self, GateVerdict};
 use crate::digest::Digest;
-use crate::oci::OciDir;
+use crate::oci::{OciDir, StoredImage};
+use crate::trust::sign::Signed;
+use crate::trust::{CatalogRepo, SigningKey};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,6 +50,10 @@ pub struct PublishRequest<'a> {
     /// document is attached whatever this holds, with no statements when it is empty, so
     /// a reader finds one on every release published this way.
     pub fixes: &'a [crate::advisory::fixed::Fix],
+    /// Signs the manifest and attests the provenance, SBOM, reports and OpenVEX document
+    /// (cosign's format), before the version is tagged. Signing an already published
+    /// version adds the signature (key rotation).
+    pub sign_key: Option<&'a SigningKey>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -69,6 +75,9 @@ pub struct PublishOutcome {
     pub bytes_pushed: u64,
     pub artifacts: Vec<AttachedArtifact>,
     pub gate: GateVerdict,
+    /// What signing did, when a key was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed: Option<Signed>,
 }
 
 /// The gate for a candidate published without its blueprint: every suite that any
@@ -146,7 +155,9 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
         bytes_pushed: 0,
         artifacts: Vec::new(),
         gate,
+        signed: None,
     };
+    super::base_policy::check(&image)?;
 
     // Immutability: the tag is written last, so a tag that names our digest means a
     // complete earlier publish; one that names another digest is never moved.
@@ -157,6 +168,11 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
             let log = events::read_all(cat, &req.name)?;
             if State::has_release_event(&log, &req.version, &req.digest) {
                 outcome.already_published = true;
+                if let Some(key) = req.sign_key {
+                    let sbom = crate::sbom::generate(store, &image, &req.name, &req.version)?;
+                    let docs = documents(req, &image, sbom, Some(key))?;
+                    outcome.signed = Some(sign(cat, req, key, &docs)?);
+                }
                 return Ok(outcome);
             }
         }
@@ -235,57 +251,23 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     for r in contract::stored_reports(store, &req.digest)? {
         artifacts.push(Artifact::from_layout(store, &r.manifest)?);
     }
-    let titled = |kind: &str| {
-        BTreeMap::from([(
-            "org.opencontainers.image.title".to_string(),
-            format!("{}-{}.{kind}", req.name, req.version),
-        )])
-    };
-    artifacts.push(Artifact::new(
-        SBOM_MEDIA_TYPE,
-        Some(&subject),
-        vec![ArtifactLayer::bytes(
-            SBOM_MEDIA_TYPE,
-            sbom,
-            Some(&format!("{}-{}.spdx.json", req.name, req.version)),
-        )],
-        titled("spdx.json"),
-    )?);
-    let prov = crate::provenance::generate(&image, &req.name, &req.version, req.blueprint)?;
-    artifacts.push(Artifact::new(
-        PROVENANCE_MEDIA_TYPE,
-        Some(&subject),
-        vec![ArtifactLayer::bytes(
-            PROVENANCE_MEDIA_TYPE,
-            prov,
-            Some(&format!("{}-{}.intoto.json", req.name, req.version)),
-        )],
-        titled("intoto.json"),
-    )?);
-    let created = image.config.created().clone().unwrap_or_default();
-    let vex = crate::advisory::vex::document(&req.name, &req.digest, &created, req.fixes);
-    artifacts.push(Artifact::new(
-        VEX_MEDIA_TYPE,
-        Some(&subject),
-        vec![ArtifactLayer::bytes(
-            VEX_MEDIA_TYPE,
-            crate::advisory::vex::to_bytes(&vex)?,
-            Some(&format!("{}-{}.openvex.json", req.name, req.version)),
-        )],
-        titled("openvex.json"),
-    )?);
+    let docs = documents(req, &image, sbom, req.sign_key)?;
+    artifacts.extend(document_artifacts(req, &subject, &docs)?);
     if let Some(disk) = &req.disk {
         artifacts.push(Artifact::new(
             DISK_MEDIA_TYPE,
             Some(&subject),
             vec![ArtifactLayer::file(DISK_MEDIA_TYPE, disk)?],
-            titled("qcow2"),
+            titled(&req.name, &req.version, "qcow2"),
         )?);
     }
     let attached = cat
         .attach(&req.name, &subject, &artifacts)
         .context("attaching the report, SBOM, provenance and OpenVEX document")?;
     crate::failpoint::hit("publish.attached");
+    if let Some(key) = req.sign_key {
+        outcome.signed = Some(sign(cat, req, key, &docs)?);
+    }
     outcome.artifacts = artifacts
         .iter()
         .zip(&attached)
@@ -341,4 +323,91 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
             req.name, req.version, req.digest
         ))),
     }
+}
+
+fn titled(name: &str, version: &str, kind: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "org.opencontainers.image.title".to_string(),
+        format!("{name}-{version}.{kind}"),
+    )])
+}
+
+/// The documents attached to (and, when signing, attested about) the release.
+struct Documents {
+    sbom: Vec<u8>,
+    provenance: Vec<u8>,
+    vex: Vec<u8>,
+}
+
+fn documents(
+    req: &PublishRequest<'_>,
+    image: &StoredImage,
+    sbom: Vec<u8>,
+    key: Option<&SigningKey>,
+) -> Result<Documents> {
+    let signer = key.map(|k| k.public().fingerprint());
+    let provenance = crate::provenance::generate(
+        image,
+        &req.name,
+        &req.version,
+        req.blueprint,
+        signer.as_deref(),
+    )?;
+    let created = image.config.created().clone().unwrap_or_default();
+    let vex = crate::advisory::vex::document(&req.name, &req.digest, &created, req.fixes);
+    Ok(Documents {
+        sbom,
+        provenance,
+        vex: crate::advisory::vex::to_bytes(&vex)?,
+    })
+}
+
+/// The SBOM, provenance and OpenVEX artifacts, each about `subject`.
+fn document_artifacts(
+    req: &PublishRequest<'_>,
+    subject: &oci_spec::image::Descriptor,
+    docs: &Documents,
+) -> Result<Vec<Artifact>> {
+    let one = |media_type: &str, bytes: &[u8], kind: &str| {
+        Artifact::new(
+            media_type,
+            Some(subject),
+            vec![ArtifactLayer::bytes(
+                media_type,
+                bytes.to_vec(),
+                Some(&format!("{}-{}.{kind}", req.name, req.version)),
+            )],
+            titled(&req.name, &req.version, kind),
+        )
+    };
+    Ok(vec![
+        one(SBOM_MEDIA_TYPE, &docs.sbom, "spdx.json")?,
+        one(PROVENANCE_MEDIA_TYPE, &docs.provenance, "intoto.json")?,
+        one(VEX_MEDIA_TYPE, &docs.vex, "openvex.json")?,
+    ])
+}
+
+/// Signs the release and attests its documents and contract reports.
+fn sign(
+    cat: &dyn Catalog,
+    req: &PublishRequest<'_>,
+    key: &SigningKey,
+    docs: &Documents,
+) -> Result<Signed> {
+    let statements = super::attest::statements(
+        req.store,
+        &req.name,
+        &req.digest,
+        &super::attest::Documents {
+            provenance: &docs.provenance,
+            sbom: &docs.sbom,
+            vex: &docs.vex,
+        },
+    )?;
+    let repo = CatalogRepo {
+        catalog: cat,
+        name: &req.name,
+    };
+    crate::trust::sign::sign(&repo, &req.digest, key, &statements)
+        .with_context(|| format!("signing {}:{}", req.name, req.version))
 }

@@ -155,6 +155,23 @@ pub struct Resolved {
     pub end_of_support: Option<String>,
     /// Deprecated, end-of-life or revoked (with `--allow-revoked`): printed on stderr.
     pub warnings: Vec<String>,
+    /// Under a signature policy: the fingerprint of the trusted key that signed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+}
+
+impl Resolved {
+    /// Under a signature policy (`--require-signed`, `COREBUILD_TRUSTED_KEYS`), refuses
+    /// the release unless a trusted key signed it, and records which one did.
+    pub fn require_signed(&mut self, cat: &dyn Catalog) -> Result<()> {
+        let repo = crate::trust::CatalogRepo {
+            catalog: cat,
+            name: &self.name,
+        };
+        let what = format!("{}:{}", self.name, self.version);
+        self.signed_by = crate::trust::policy::require(&repo, &self.digest, &what)?;
+        Ok(())
+    }
 }
 
 /// Resolves `r`. A revoked release fails (exit 1) unless `allow_revoked`.
@@ -249,6 +266,7 @@ pub(crate) fn resolve_in(
         released: release.released.clone(),
         end_of_support: release.end_of_support.clone(),
         warnings,
+        signed_by: None,
     })
 }
 
@@ -269,7 +287,8 @@ pub fn pull(
     out: &Path,
     allow_revoked: bool,
 ) -> Result<PullOutcome> {
-    let resolved = resolve(cat, r, allow_revoked)?;
+    let mut resolved = resolve(cat, r, allow_revoked)?;
+    resolved.require_signed(cat)?;
     pull_resolved(cat, resolved, out)
 }
 

@@ -132,11 +132,12 @@ fn print_state(s: &State) {
 
 fn resolve(a: ResolveArgs) -> anyhow::Result<i32> {
     let cat = a.catalog.open()?;
-    let r = catalog::resolve(
+    let mut r = catalog::resolve(
         cat.as_ref(),
         &CatalogRef::parse(&a.reference)?,
         a.allow_revoked,
     )?;
+    r.require_signed(cat.as_ref())?;
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

@@ -8,6 +8,7 @@ mod diff;
 mod disk;
 mod fsck;
 mod inspect;
+mod key;
 mod lock;
 mod output;
 mod promote;
@@ -18,6 +19,7 @@ mod rebuild;
 mod release;
 mod test;
 mod unpack;
+mod verify;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +39,11 @@ pub struct Cli {
         default_value = ".corebuild/store"
     )]
     pub store: PathBuf,
+    /// Refuse catalog and registry content (resolve, pull, catalog: and docker:// bases,
+    /// publish of a base-derived image) unless this public key signed it; repeatable.
+    /// Default: the key files COREBUILD_TRUSTED_KEYS names (separated by `:` or `,`).
+    #[arg(long = "require-signed", global = true, value_name = "PUB")]
+    pub require_signed: Vec<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,6 +92,11 @@ pub enum Command {
     Rebuild(rebuild::Args),
     /// Export an image as a bootable qcow2 or raw disk (GPT, ext4), kept in the store.
     Disk(disk::Args),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(key::Command),
+    /// Verify a release's signatures and attestations against public keys.
+    Verify(verify::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -101,6 +113,7 @@ pub fn run() -> i32 {
 
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let store = cli.store;
+    crate::trust::policy::configure(&cli.require_signed);
     match cli.command {
         Command::Build(a) => build::run(&store, a),
         Command::Lock(a) => lock::run(&store, a),
@@ -122,6 +135,8 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Query(a) => query::run(&store, a),
         Command::Rebuild(a) => rebuild::run(&store, a),
         Command::Disk(a) => disk::run(&store, a),
+        Command::Key(c) => key::run(c),
+        Command::Verify(a) => verify::run(a),
     }
 }
 

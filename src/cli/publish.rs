@@ -27,12 +27,15 @@ pub struct Args {
     pub suites: Option<PathBuf>,
     #[arg(long, default_value = "runc")]
     pub runtime: String,
+    #[command(flatten)]
+    pub sign: crate::cli::key::SignArgs,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
     let store = OciDir::open_or_create(store)?;
+    let key = a.sign.load()?;
     let cat = a.catalog.open()?;
     let path = Path::new(&a.target);
     let mut disk = a.disk.clone();
@@ -110,11 +113,18 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             blueprint: bp.as_ref(),
             disk,
             fixes: &fixes,
+            sign_key: key.as_deref(),
         },
     )?;
     if a.json {
         output::json(&outcome)?;
     } else if outcome.already_published {
+        if let Some(s) = &outcome.signed {
+            eprintln!(
+                "  signed by {}: +{} signature, +{} attestations",
+                s.key, s.signatures_added, s.attestations_added
+            );
+        }
         say!(
             "{}:{} is already published as {} (nothing to do)",
             outcome.name,
@@ -128,6 +138,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             output::size(outcome.bytes_pushed),
             outcome.artifacts.len()
         );
+        if let Some(s) = &outcome.signed {
+            eprintln!(
+                "  signed by {}: {} (+{} signature), {} (+{} attestations)",
+                s.key, s.signature_tag, s.signatures_added, s.attestation_tag, s.attestations_added
+            );
+        }
         say!(
             "published {}:{} {} at {}",
             outcome.name,

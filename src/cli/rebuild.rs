@@ -45,6 +45,8 @@ pub struct Args {
     pub channel: Option<String>,
     #[arg(long, default_value = "runc")]
     pub runtime: String,
+    #[command(flatten)]
+    pub sign: crate::cli::key::SignArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -78,6 +80,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         jobs: 0,
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
         accel: crate::disk::qemu::Accel::Tcg,
+        sign_key: a.sign.load()?,
     };
     let outcomes = rebuild_run::run(
         &store,

@@ -39,6 +39,8 @@ pub struct Args {
     /// Accelerator for `boot` tests: tcg (default; works everywhere) or kvm.
     #[arg(long, value_enum, default_value = "tcg")]
     pub accel: crate::disk::qemu::Accel,
+    #[command(flatten)]
+    pub sign: crate::cli::key::SignArgs,
     #[arg(long)]
     pub json: bool,
 }
@@ -118,6 +120,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         jobs: a.jobs,
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
         accel: a.accel,
+        sign_key: a.sign.load()?,
     };
     let mut summary = ReleaseSummary::default();
     let result = pipeline::release(&store, cat.as_ref(), &bp, &opts, &reporter, &mut summary);

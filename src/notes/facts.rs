@@ -61,6 +61,8 @@ pub struct ReleaseFacts {
     pub provenance_ref: Option<String>,
     /// Where the OpenVEX document (what the release fixed) can be fetched.
     pub vex_ref: Option<String>,
+    /// The fingerprint of the build platform's key that signed the release.
+    pub signed_by: Option<String>,
     /// The disks `[outputs]` declares, in qcow2, raw, vhd, vmdk order.
     pub disks: Vec<DiskFact>,
 }

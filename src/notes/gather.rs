@@ -44,6 +44,8 @@ pub struct Placement {
     pub sbom_ref: Option<String>,
     pub provenance_ref: Option<String>,
     pub vex_ref: Option<String>,
+    /// The fingerprint of the key that signed the release, when one did.
+    pub signed_by: Option<String>,
     pub blueprint_digest: Option<String>,
     pub lock_digest: Option<String>,
 }
@@ -185,6 +187,7 @@ pub fn gather(
         sbom_ref: place.sbom_ref,
         provenance_ref: place.provenance_ref,
         vex_ref: place.vex_ref,
+        signed_by: place.signed_by,
         disks: disks(bp, &tree),
     })
 }

@@ -137,6 +137,7 @@ pub fn render(f: &ReleaseFacts) -> String {
     if let Some(r) = &f.vex_ref {
         let _ = writeln!(s, "- What this release fixed (OpenVEX 0.2.0): `{r}`");
     }
+    signature(&mut s, f);
     let _ = writeln!(
         s,
         "- Contract report: attached to `{}` (tag `sha256-{}.contract-*` in the catalog); rerun it with `corebuild test {}:{} --suite NAME`.",
@@ -146,6 +147,27 @@ pub fn render(f: &ReleaseFacts) -> String {
         f.version
     );
     s
+}
+
+/// Who signed the release, and the SLSA Build level that makes its provenance.
+fn signature(s: &mut String, f: &ReleaseFacts) {
+    match &f.signed_by {
+        Some(k) => {
+            let _ = writeln!(
+                s,
+                "- Signed (cosign format, tag `sha256-{hex}.sig`) by the build platform's key `{k}`; the provenance, SBOM, contract reports and OpenVEX document are signed in-toto attestations (tag `sha256-{hex}.att`). Check both with `corebuild verify {}:{} --key cosign.pub`. Provenance: SLSA Build L2 (signed by the build platform).",
+                f.name,
+                f.version,
+                hex = f.digest.hex()
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "- Not signed: the provenance is SLSA Build L1 (unsigned). Releases published with `--sign-key` are signed and attested."
+            );
+        }
+    }
 }
 
 /// The upgraded packages whose Debian changelogs name advisories since the previous

@@ -148,6 +148,7 @@ fn facts() -> ReleaseFacts {
         sbom_ref: Some("sha256-x.sbom".into()),
         provenance_ref: Some("sha256-x.provenance".into()),
         vex_ref: Some("sha256-x.openvex".into()),
+        signed_by: Some(d("key").to_string()),
         disks: vec![],
     }
 }

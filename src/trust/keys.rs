@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 /// The environment variable holding the password of an encrypted private key.
 pub const PASSWORD_ENV: &str = "COREBUILD_KEY_PASSWORD";
 
+/// PBKDF2-HMAC-SHA256 rounds for an encrypted key (OWASP's 2023 figure).
+const PBKDF2_ITERATIONS: u32 = 600_000;
+
 /// The largest key file read (PEM keys are a few hundred bytes).
 const KEY_FILE_LIMIT: u64 = 64 << 10;
 
@@ -122,19 +125,36 @@ impl SigningKey {
         }
     }
 
-    /// The private key as PKCS#8 PEM, encrypted (PBES2, scrypt + AES-256-CBC) with
-    /// `password` when one is given.
+    /// The private key as PKCS#8 PEM, encrypted with `password` when one is given:
+    /// PBES2 with PBKDF2-HMAC-SHA256 and AES-256-CBC, which openssl reads (its scrypt
+    /// memory limit refuses the pkcs8 crate's default scrypt parameters).
     pub fn to_pem(&self, password: Option<&str>) -> Result<String> {
-        let pem = match password {
-            Some(p) => self
-                .key
-                .to_pkcs8_encrypted_pem(&mut rand_core::OsRng, p, LineEnding::LF)
-                .context("encrypting the private key")?,
-            None => self
+        use rand_core::RngCore as _;
+        let Some(password) = password else {
+            let pem = self
                 .key
                 .to_pkcs8_pem(LineEnding::LF)
-                .context("encoding the private key")?,
+                .context("encoding the private key")?;
+            return Ok(pem.to_string());
         };
+        let der = self
+            .key
+            .to_pkcs8_der()
+            .context("encoding the private key")?;
+        let info =
+            pkcs8::PrivateKeyInfo::try_from(der.as_bytes()).context("encoding the private key")?;
+        let (mut salt, mut iv) = ([0u8; 16], [0u8; 16]);
+        rand_core::OsRng.fill_bytes(&mut salt);
+        rand_core::OsRng.fill_bytes(&mut iv);
+        let params =
+            pkcs8::pkcs5::pbes2::Parameters::pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, &iv)
+                .map_err(|e| anyhow::anyhow!("encryption parameters: {e}"))?;
+        let enc = info
+            .encrypt_with_params(params, password)
+            .context("encrypting the private key")?;
+        let pem = enc
+            .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
+            .context("encoding the encrypted key")?;
         Ok(pem.to_string())
     }
 }

@@ -8,6 +8,7 @@ pub mod dsse;
 pub mod keys;
 pub mod payload;
 pub mod policy;
+pub mod release;
 pub mod repo;
 pub mod sign;
 pub mod verify;

@@ -14,7 +14,9 @@ use std::sync::Mutex;
 /// Public key files, separated by `:` or `,`.
 pub const TRUSTED_KEYS_ENV: &str = "COREBUILD_TRUSTED_KEYS";
 
-/// The keys the command line set; `None` until set (then the environment decides).
+/// The key files the command line named (`None`: the environment decides).
+static FLAGS: Mutex<Option<Vec<PathBuf>>> = Mutex::new(None);
+/// The keys, read on first use.
 static TRUSTED: Mutex<Option<Vec<PublicKey>>> = Mutex::new(None);
 
 /// Reads public key files.
@@ -33,24 +35,20 @@ pub fn env_paths() -> Vec<PathBuf> {
         .collect()
 }
 
-/// Sets the trusted keys from `--require-signed` flags; with none given, the
-/// environment's apply.
-pub fn configure(flags: &[PathBuf]) -> Result<()> {
-    let paths = if flags.is_empty() {
-        env_paths()
-    } else {
-        flags.to_vec()
-    };
-    let keys = load(&paths)?;
-    *TRUSTED.lock().unwrap_or_else(|e| e.into_inner()) = Some(keys);
-    Ok(())
+/// Records the `--require-signed` key files (read when first needed); with none given,
+/// the environment's apply.
+pub fn configure(flags: &[PathBuf]) {
+    if !flags.is_empty() {
+        *FLAGS.lock().unwrap_or_else(|e| e.into_inner()) = Some(flags.to_vec());
+    }
 }
 
 /// The trusted keys (empty: no policy).
 pub fn trusted() -> Result<Vec<PublicKey>> {
     let mut g = TRUSTED.lock().unwrap_or_else(|e| e.into_inner());
     if g.is_none() {
-        *g = Some(load(&env_paths())?);
+        let flags = FLAGS.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        *g = Some(load(&flags.unwrap_or_else(env_paths))?);
     }
     Ok(g.clone().unwrap_or_default())
 }
@@ -82,10 +80,14 @@ pub fn require_keys(
             .unwrap_or_default();
         return Ok(k);
     }
+    let problems = v.problems.join("; ");
+    let tried = if problems.contains("keys tried") {
+        String::new()
+    } else {
+        format!("; keys tried: {}", verify::describe_keys(keys))
+    };
     Err(crate::error::failed(format!(
-        "{what} ({digest}) is refused by the signature policy: {}; keys tried: {}",
-        v.problems.join("; "),
-        verify::describe_keys(keys)
+        "{what} ({digest}) is refused by the signature policy: {problems}{tried}"
     )))
 }
 
