@@ -5,6 +5,7 @@
 //! completed by running it again; until the tag is written nothing is listed.
 
 use super::artifact::{Artifact, ArtifactLayer, BlobData};
+use super::attest::Documents;
 use super::events::{self, Event, EventKind};
 use super::state::State;
 use super::{check_name, Catalog, RawManifest};
@@ -169,8 +170,7 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
             if State::has_release_event(&log, &req.version, &req.digest) {
                 outcome.already_published = true;
                 if let Some(key) = req.sign_key {
-                    let sbom = crate::sbom::generate(store, &image, &req.name, &req.version)?;
-                    let docs = documents(req, &image, sbom, Some(key))?;
+                    let docs = super::attest::attached(cat, &req.name, &req.digest)?;
                     outcome.signed = Some(sign(cat, req, key, &docs)?);
                 }
                 return Ok(outcome);
@@ -332,13 +332,6 @@ fn titled(name: &str, version: &str, kind: &str) -> BTreeMap<String, String> {
     )])
 }
 
-/// The documents attached to (and, when signing, attested about) the release.
-struct Documents {
-    sbom: Vec<u8>,
-    provenance: Vec<u8>,
-    vex: Vec<u8>,
-}
-
 fn documents(
     req: &PublishRequest<'_>,
     image: &StoredImage,
@@ -359,6 +352,11 @@ fn documents(
         sbom,
         provenance,
         vex: crate::advisory::vex::to_bytes(&vex)?,
+        reports: if key.is_some() {
+            super::attest::stored_reports(req.store, &req.digest)?
+        } else {
+            Vec::new()
+        },
     })
 }
 
@@ -394,16 +392,7 @@ fn sign(
     key: &SigningKey,
     docs: &Documents,
 ) -> Result<Signed> {
-    let statements = super::attest::statements(
-        req.store,
-        &req.name,
-        &req.digest,
-        &super::attest::Documents {
-            provenance: &docs.provenance,
-            sbom: &docs.sbom,
-            vex: &docs.vex,
-        },
-    )?;
+    let statements = super::attest::statements(&req.name, &req.digest, docs);
     let repo = CatalogRepo {
         catalog: cat,
         name: &req.name,

@@ -23,5 +23,6 @@ mod registry_faults;
 mod release;
 mod steps;
 mod store;
+mod trust;
 mod util;
 mod vm_contract;
