@@ -188,6 +188,39 @@ mod tests {
             "1"
         ])
         .is_ok());
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "base",
+            "import",
+            "--registry",
+            "docker://reg.example/debian:12",
+            "--name",
+            "n",
+            "--version",
+            "1",
+        ])
+        .unwrap();
+        let Command::Base(crate::cli::base::Command::Import(a)) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(
+            a.registry.as_deref(),
+            Some("docker://reg.example/debian:12")
+        );
+        assert!(Cli::try_parse_from([
+            "corebuild",
+            "base",
+            "import",
+            "--registry",
+            "reg.example/debian:12",
+            "--oci-layout",
+            "l",
+            "--name",
+            "n",
+            "--version",
+            "1"
+        ])
+        .is_err());
     }
 
     #[test]
