@@ -9,7 +9,7 @@ use corebuild::digest::Digest;
 use corebuild::registry::{Client, RetryPolicy};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 /// A workspace with the busybox base in its store, and a registry beside it.
 struct Env {
@@ -84,25 +84,16 @@ fn blueprint_on(ws: &Ws, base: &str) -> PathBuf {
     bp
 }
 
-fn build(ws: &Ws, bp: &Path, extra: &[&str]) -> Value {
-    build_json(cb(ws).arg("build").arg(bp).args(extra).arg("--json"))
+/// A fresh workspace (empty store) with a copy of the blueprint directory `bp` (and its lock).
+fn fresh_copy(bp: &Path) -> (Ws, PathBuf) {
+    let ws = Ws::new();
+    let dest = ws.path().join("bp");
+    copy_dir(bp, &dest);
+    (ws, dest)
 }
 
-fn fails_with(c: &mut Command, code: i32, needle: &str) -> Output {
-    let o = c.output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains(needle),
-        "no {needle:?} in:\n{}",
-        stderr(&o)
-    );
-    o
+fn build(ws: &Ws, bp: &Path, extra: &[&str]) -> Value {
+    build_json(cb(ws).arg("build").arg(bp).args(extra).arg("--json"))
 }
 
 fn lock_text(bp: &Path) -> String {
@@ -152,9 +143,7 @@ fn docker_base_locks_builds_locked_in_a_fresh_store_and_catches_a_moved_tag() {
     );
 
     // A fresh store (no base imported) gets the pinned base from the registry.
-    let fresh = Ws::new();
-    let bp2 = fresh.path().join("bp");
-    copy_dir(&bp, &bp2);
+    let (fresh, bp2) = fresh_copy(&bp);
     assert_eq!(
         build(&fresh, &bp2, &["--locked"])["digest"],
         digest.as_str()
@@ -164,16 +153,18 @@ fn docker_base_locks_builds_locked_in_a_fresh_store_and_catches_a_moved_tag() {
     env.other_image();
     env.push("other:1.0.0", "vendor/debian:12", &[]);
     // --locked never resolves the tag: a third store still builds the pinned digest.
-    let third = Ws::new();
-    let bp3 = third.path().join("bp");
-    copy_dir(&bp, &bp3);
+    let (third, bp3) = fresh_copy(&bp);
     assert_eq!(
         build(&third, &bp3, &["--locked"])["digest"],
         digest.as_str()
     );
     // Unlocked with the lock present, the moved tag is the base mismatch.
     fails_with(
-        cb(&env.ws).arg("build").arg(&bp),
+        {
+            let mut c = cb(&env.ws);
+            c.arg("build").arg(&bp);
+            c
+        },
         2,
         "the base changed since it was pinned",
     );
@@ -256,9 +247,7 @@ fn a_multi_arch_index_resolves_to_linux_amd64_and_the_lock_records_both() {
     );
     let first = build(&env.ws, &bp, &["--locked"]);
     assert_eq!(first["base"]["digest"], amd64_digest.as_str());
-    let fresh = Ws::new();
-    let bp2 = fresh.path().join("bp");
-    copy_dir(&bp, &bp2);
+    let (fresh, bp2) = fresh_copy(&bp);
     assert_eq!(
         build(&fresh, &bp2, &["--locked"])["digest"],
         first["digest"]
@@ -287,9 +276,7 @@ fn a_docker_schema_2_base_builds_an_oci_image() {
     );
     let bp = blueprint_on(&env.ws, &env.docker("vendor/dv2:12"));
     run_ok(cb(&env.ws).arg("lock").arg(&bp));
-    let fresh = Ws::new();
-    let bp2 = fresh.path().join("bp");
-    copy_dir(&bp, &bp2);
+    let (fresh, bp2) = fresh_copy(&bp);
     let out = fresh.path().join("out");
     let b = build_json(
         cb(&fresh)
@@ -367,20 +354,12 @@ fn base_import_registry_tags_the_image_and_refuses_bad_references() {
     let info: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(info["Digest"], env.base.as_str());
 
-    fails_with(&mut import("debian:12"), 2, "write the host explicitly");
+    fails_with(import("debian:12"), 2, "write the host explicitly");
     fails_with(
-        &mut import("docker://reg.example/Debian:12"),
+        import("docker://reg.example/Debian:12"),
         2,
         "invalid repository \"Debian\"",
     );
-    fails_with(
-        &mut import(&env.docker("vendor/none:12")),
-        2,
-        "no such manifest",
-    );
-    fails_with(
-        &mut import("127.0.0.1:1/vendor/debian:12"),
-        3,
-        "127.0.0.1:1",
-    );
+    fails_with(import(&env.docker("vendor/none:12")), 2, "no such manifest");
+    fails_with(import("127.0.0.1:1/vendor/debian:12"), 3, "127.0.0.1:1");
 }

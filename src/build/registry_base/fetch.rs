@@ -25,7 +25,7 @@ pub fn stored(store: &OciDir, d: &Digest) -> Result<Option<(Document, String, Ve
         return Ok(None);
     }
     let size = std::fs::metadata(store.blob_path(d))?.len();
-    if size > MANIFEST_LIMIT as u64 {
+    if size > MANIFEST_LIMIT {
         return Err(crate::error::input(format!(
             "{d} in the store is {size} bytes: not a manifest"
         )));

@@ -37,8 +37,8 @@ impl std::fmt::Display for Platform {
 /// A manifest document, by kind.
 #[derive(Debug)]
 pub enum Document {
-    Index(ImageIndex),
-    Image(ImageManifest),
+    Index(Box<ImageIndex>),
+    Image(Box<ImageManifest>),
 }
 
 /// Reads a manifest or index. The JSON's own `mediaType` decides, then the registry's
@@ -60,12 +60,15 @@ pub fn parse(bytes: &[u8], header: Option<&str>, what: &str) -> anyhow::Result<(
             }
         });
     let doc = match media_type.as_str() {
-        "application/vnd.oci.image.index.v1+json" | DOCKER_LIST => Document::Index(
+        "application/vnd.oci.image.index.v1+json" | DOCKER_LIST => Document::Index(Box::new(
             serde_json::from_value(v).map_err(|e| bad(format!("not an image index: {e}")))?,
-        ),
-        "application/vnd.oci.image.manifest.v1+json" | DOCKER_MANIFEST => Document::Image(
-            serde_json::from_value(v).map_err(|e| bad(format!("not an image manifest: {e}")))?,
-        ),
+        )),
+        "application/vnd.oci.image.manifest.v1+json" | DOCKER_MANIFEST => {
+            Document::Image(Box::new(
+                serde_json::from_value(v)
+                    .map_err(|e| bad(format!("not an image manifest: {e}")))?,
+            ))
+        }
         other => {
             return Err(bad(format!(
                 "a {other}, not an image manifest or index (OCI or Docker schema 2)"
@@ -119,7 +122,7 @@ pub fn check_image(m: &ImageManifest, what: &str) -> anyhow::Result<()> {
         return Err(crate::error::input(format!("{what} has no layers")));
     }
     for (i, l) in m.layers().iter().enumerate() {
-        if Compression::from_media_type(&l.media_type().to_string()).is_none() {
+        if Compression::from_media_type(l.media_type().as_ref()).is_none() {
             return Err(crate::error::input(format!(
                 "{what}: layer {i} has the unsupported media type {}",
                 l.media_type()

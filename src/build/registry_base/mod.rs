@@ -43,7 +43,7 @@ impl Source {
                 "invalid registry reference {reference:?}: {why} (write docker://HOST[:PORT]/REPOSITORY:TAG or @sha256:HEX)"
             ))
         })?;
-        let name = r.docker_name().expect("a docker reference");
+        let name = r.docker_name().unwrap_or_default();
         let BaseRef::Docker {
             host,
             repository,
@@ -51,7 +51,9 @@ impl Source {
             digest,
         } = r
         else {
-            unreachable!("parse_docker_ref returns docker references")
+            return Err(crate::error::input(format!(
+                "{reference:?} is not a registry reference"
+            )));
         };
         Ok(Source {
             host,
@@ -104,7 +106,9 @@ pub fn resolve(
             let now = fetch::resolve(&client, &src, &tag)?;
             fetched(store, &client, &src, &now)
         }
-        (None, None) => unreachable!("a docker reference names a tag or a digest"),
+        (None, None) => Err(crate::error::input(format!(
+            "{reference}: name a tag or a digest"
+        ))),
     }
 }
 
