@@ -263,6 +263,21 @@ fn a_multi_arch_index_resolves_to_linux_amd64_and_the_lock_records_both() {
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["digest"], amd64_digest.as_str(), "{v}");
     assert_eq!(v["index_digest"], index.to_string().as_str(), "{v}");
+
+    // A reference pinned to the index by digest needs no lock: a fresh store fetches the
+    // amd64 image through the index; with the registry stopped, a second build reads
+    // both from the store alone.
+    let (by_index, bp3) = fresh_copy(&bp);
+    std::fs::remove_file(bp3.join("blueprint.lock")).unwrap();
+    let toml = std::fs::read_to_string(bp3.join("blueprint.toml")).unwrap();
+    let pinned_ref = format!("{}@{index}", env.docker("vendor/multi"));
+    let toml = toml.replace(&env.docker("vendor/multi:12"), &pinned_ref);
+    std::fs::write(bp3.join("blueprint.toml"), toml).unwrap();
+    let b = build(&by_index, &bp3, &["--locked"]);
+    assert_eq!(b["base"]["digest"], amd64_digest.as_str());
+    drop(env.reg);
+    let again = build(&by_index, &bp3, &["--locked"]);
+    assert_eq!(again["digest"], b["digest"]);
 }
 
 #[test]
