@@ -53,8 +53,8 @@ pub fn digest(src: &Source, v: &Spanned<String>) -> Result<Digest> {
     })
 }
 
-/// The base reference: `name:version` of a base in the store, or `oci-layout:PATH[:TAG]`
-/// (PATH relative to `dir`).
+/// The base reference: `name:version` of a base in the store, `oci-layout:PATH[:TAG]`
+/// (PATH relative to `dir`), `catalog:NAME:VERSION` or `docker://HOST/REPO[:TAG][@DIGEST]`.
 pub fn base_ref(src: &Source, v: &Spanned<String>, dir: &Path) -> Result<BaseRef> {
     parse_base_ref(v.get_ref(), dir).map_err(|why| {
         src.error(
@@ -62,7 +62,8 @@ pub fn base_ref(src: &Source, v: &Spanned<String>, dir: &Path) -> Result<BaseRef
             format!("invalid base ref {:?}: {why}", v.get_ref()),
         )
         .with_hint(
-            "write ref = \"NAME:VERSION\" for a base in the store, \"oci-layout:PATH[:TAG]\", or \"catalog:NAME:VERSION\"",
+            "write ref = \"NAME:VERSION\" for a base in the store, \"oci-layout:PATH[:TAG]\", \"catalog:NAME:VERSION\", \
+             or \"docker://HOST[:PORT]/REPOSITORY:TAG\" (or @sha256:HEX) for an image in a registry, with the host written out",
         )
     })
 }
@@ -70,6 +71,9 @@ pub fn base_ref(src: &Source, v: &Spanned<String>, dir: &Path) -> Result<BaseRef
 pub(super) fn parse_base_ref(s: &str, dir: &Path) -> std::result::Result<BaseRef, String> {
     if s.chars().any(char::is_whitespace) {
         return Err("it contains whitespace".into());
+    }
+    if let Some(rest) = s.strip_prefix(super::docker_ref::DOCKER_PREFIX) {
+        return super::docker_ref::parse(rest);
     }
     if let Some(rest) = s.strip_prefix("oci-layout:") {
         let (path, tag) = match rest.rsplit_once(':') {
@@ -436,5 +440,76 @@ mod tests {
         assert!(parse_base_ref("debian-minbase", dir).is_err());
         assert!(parse_base_ref("Debian:12", dir).is_err());
         assert!(parse_base_ref("oci-layout:", dir).is_err());
+    }
+
+    #[test]
+    fn docker_refs_split_into_host_repository_tag_and_digest() {
+        let dir = Path::new("/bp");
+        let d = "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+        let docker = |host: &str, repo: &str, tag: Option<&str>, digest: Option<&str>| {
+            Ok(BaseRef::Docker {
+                host: host.into(),
+                repository: repo.into(),
+                tag: tag.map(Into::into),
+                digest: digest.map(|d| d.parse().unwrap()),
+            })
+        };
+        assert_eq!(
+            parse_base_ref("docker://registry.example/debian:12", dir),
+            docker("registry.example", "debian", Some("12"), None)
+        );
+        assert_eq!(
+            parse_base_ref("docker://127.0.0.1:5000/vendor/debian:12", dir),
+            docker("127.0.0.1:5000", "vendor/debian", Some("12"), None)
+        );
+        assert_eq!(
+            parse_base_ref(&format!("docker://localhost/a/b-c__d.e@{d}"), dir),
+            docker("localhost", "a/b-c__d.e", None, Some(d))
+        );
+        assert_eq!(
+            parse_base_ref(&format!("docker://[::1]:5000/x:v1.0_rc-1@{d}"), dir),
+            docker("[::1]:5000", "x", Some("v1.0_rc-1"), Some(d))
+        );
+        assert_eq!(
+            parse_base_ref("docker://reg:5000/x:1", dir)
+                .unwrap()
+                .docker_name(),
+            Some("reg:5000/x:1".to_string())
+        );
+        for bad in [
+            "docker://debian:12",                  // no host: there is no default registry
+            "docker://library/debian:12",          // a path, not a host
+            "docker://registry.example/debian",    // neither tag nor digest
+            "docker://registry.example/Debian:12", // uppercase repository
+            "docker://registry.example/a//b:1",
+            "docker://registry.example/a-:1",
+            "docker://registry.example/a...b:1",
+            "docker://registry.example/a___b:1",
+            "docker://registry.example/debian:.12",
+            "docker://registry.example/debian:",
+            "docker://registry.example/debian@sha256:abc",
+            "docker://registry.example/debian@md5:00",
+            "docker://reg.example:0/x:1",
+            "docker://reg.example:99999/x:1",
+            "docker://reg.example:/x:1",
+            "docker://-reg.example/x:1",
+            "docker://[::zz]/x:1",
+            "docker://reg.example/x:1 ",
+            "docker:// reg.example/x:1",
+            "docker://",
+        ] {
+            assert!(parse_base_ref(bad, dir).is_err(), "{bad}");
+        }
+        let long = format!("docker://r.example/{}:1", "a".repeat(250));
+        assert!(parse_base_ref(&long, dir).is_err());
+        let long_tag = format!("docker://r.example/a:{}", "t".repeat(129));
+        assert!(parse_base_ref(&long_tag, dir).is_err());
+        let why = parse_base_ref("docker://debian:12", dir).unwrap_err();
+        assert!(why.contains("write the host explicitly"), "{why}");
+        // `base import --registry` takes the same without `docker://`.
+        assert_eq!(
+            crate::blueprint::parse_docker_ref("reg.example/debian:12"),
+            docker("reg.example", "debian", Some("12"), None)
+        );
     }
 }

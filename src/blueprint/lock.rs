@@ -52,7 +52,12 @@ impl Default for LockFile {
 pub struct LockedBase {
     #[serde(rename = "ref")]
     pub reference: String,
+    /// The image manifest the build uses.
     pub digest: Digest,
+    /// The multi-platform index the manifest was selected from, when the reference
+    /// named one (`docker://` bases); absent in older locks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<Digest>,
 }
 
 /// An apt source as locked: where, which suite and components, and the sha256 of the
@@ -115,6 +120,7 @@ struct RawLockedBase {
     #[serde(rename = "ref")]
     reference: String,
     digest: Spanned<String>,
+    index: Option<Spanned<String>>,
 }
 
 /// `blueprint.lock` in a blueprint's directory.
@@ -144,13 +150,15 @@ pub fn read_lock(path: &Path) -> Result<Option<LockFile>, BlueprintError> {
             )
             .with_hint(relock));
     }
+    let digest = |d: &Spanned<String>| -> Result<Digest, BlueprintError> {
+        d.get_ref()
+            .parse()
+            .map_err(|e| src.error(d.span(), format!("{e}")).with_hint(relock))
+    };
     let base = match raw.base {
         Some(b) => Some(LockedBase {
-            digest: b
-                .digest
-                .get_ref()
-                .parse()
-                .map_err(|e| src.error(b.digest.span(), format!("{e}")).with_hint(relock))?,
+            digest: digest(&b.digest)?,
+            index: b.index.as_ref().map(digest).transpose()?,
             reference: b.reference,
         }),
         None => None,

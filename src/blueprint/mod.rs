@@ -9,6 +9,7 @@
 
 mod apt;
 mod check;
+mod docker_ref;
 mod error;
 mod include;
 mod lock;
@@ -22,6 +23,7 @@ mod unit;
 #[cfg(test)]
 mod tests;
 
+pub use docker_ref::{parse_docker_ref, DOCKER_PREFIX};
 pub use error::{display_path, BlueprintError};
 pub use lock::{
     format_lock, lock_path, read_lock, write_lock, LockFile, LockedBase, LockedPackage,

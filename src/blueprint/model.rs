@@ -34,7 +34,8 @@ pub struct Blueprint {
     pub lock: Option<LockFile>,
 }
 
-/// The known-good base: a store reference (`name:version`) or `oci-layout:PATH[:TAG]`,
+/// The known-good base: a store reference (`name:version`), `oci-layout:PATH[:TAG]`,
+/// `catalog:NAME:VERSION` or `docker://HOST/REPO[:TAG][@DIGEST]`,
 /// with its digest pin when the blueprint carries one. `declared_in`, `line` and
 /// `column` locate the `ref` value, for errors about the pin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -58,6 +59,15 @@ pub enum BaseRef {
     /// A release in the catalog (`catalog:NAME:VERSION`), resolved (and checked not to
     /// be revoked) on every build.
     Catalog { name: String, version: String },
+    /// An image in any OCI registry (`docker://HOST[:PORT]/REPO[:TAG][@sha256:HEX]`),
+    /// fetched into the store by digest: the tag is resolved only by `corebuild lock` or
+    /// an unlocked build; a digest in the reference pins it by itself.
+    Docker {
+        host: String,
+        repository: String,
+        tag: Option<String>,
+        digest: Option<Digest>,
+    },
 }
 
 /// One OCI layer, in order. Each `[[layer]]` table is exactly one of these.

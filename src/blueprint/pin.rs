@@ -3,7 +3,7 @@
 
 use super::error::{display_path, BlueprintError};
 use super::lock::{lock_path, LockedBase};
-use super::model::Blueprint;
+use super::model::{BaseRef, Blueprint};
 use crate::digest::Digest;
 
 const RELOCK: &str = "run `corebuild lock` to pin the base and commit blueprint.lock";
@@ -16,8 +16,9 @@ impl Blueprint {
     pub fn pinned_base(&self) -> Result<(String, Digest), BlueprintError> {
         let reference = &self.base.reference;
         let locked = self.locked_base().filter(|l| l.reference == *reference);
-        match (&self.base.digest, locked) {
-            (Some(own), Some(l)) if *own != l.digest => Err(self
+        match (self.own_pin()?, locked) {
+            // A lock of a reference that names an index records the index too.
+            (Some(own), Some(l)) if own != l.digest && l.index.as_ref() != Some(&own) => Err(self
                 .base_error(format!(
                     "base {reference:?} is pinned to {own} here but to {} in {}",
                     l.digest,
@@ -27,7 +28,7 @@ impl Blueprint {
                     "run `corebuild lock` to record the blueprint's digest in the lock, \
                      or fix the digest in the blueprint",
                 )),
-            (Some(own), _) => Ok((reference.clone(), own.clone())),
+            (Some(own), _) => Ok((reference.clone(), own)),
             (None, Some(l)) => Ok((reference.clone(), l.digest.clone())),
             (None, None) => Err(self
                 .base_error(format!(
@@ -37,6 +38,25 @@ impl Blueprint {
                 .with_hint(format!(
                     "{RELOCK}, or add digest = \"sha256:...\" under [base]"
                 ))),
+        }
+    }
+
+    /// The pin the blueprint itself carries: `[base] digest`, or the digest of a
+    /// `docker://…@sha256:…` reference (a reference pinned by itself). Both present and
+    /// different is an error.
+    pub fn own_pin(&self) -> Result<Option<Digest>, BlueprintError> {
+        let in_ref = match self.base.parsed()? {
+            BaseRef::Docker { digest, .. } => digest,
+            _ => None,
+        };
+        match (&self.base.digest, in_ref) {
+            (Some(own), Some(r)) if *own != r => Err(self
+                .base_error(format!(
+                    "base {:?} names {r}, but [base] digest is {own}",
+                    self.base.reference
+                ))
+                .with_hint("keep one pin: remove [base] digest or make the two agree")),
+            (own, r) => Ok(own.clone().or(r)),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Resolving and verifying a blueprint's known-good base: the pinned digest (blueprint or
 //! lock) must match what the reference names, and the base ends up in the store.
 
+use super::registry_base;
 use crate::blueprint::{BaseRef, Blueprint};
 use crate::digest::Digest;
 use crate::oci::{ImageRef, OciDir, StoredImage};
@@ -14,7 +15,7 @@ pub fn pin_of(bp: &Blueprint) -> Result<Option<Digest>> {
         .as_ref()
         .and_then(|l| l.base.as_ref())
         .is_some_and(|l| l.reference == bp.base.reference);
-    if bp.base.digest.is_none() && !lock_pins {
+    if bp.own_pin()?.is_none() && !lock_pins {
         return Ok(None);
     }
     Ok(Some(bp.pinned_base()?.1))
@@ -25,12 +26,29 @@ pub fn reference_of(bp: &Blueprint) -> Result<String> {
     Ok(match bp.base.parsed()? {
         BaseRef::OciLayout { path, tag: Some(t) } => format!("oci-layout:{}:{t}", path.display()),
         BaseRef::OciLayout { path, tag: None } => format!("oci-layout:{}", path.display()),
-        BaseRef::Store { .. } | BaseRef::Catalog { .. } => bp.base.reference.clone(),
+        BaseRef::Store { .. } | BaseRef::Catalog { .. } | BaseRef::Docker { .. } => {
+            bp.base.reference.clone()
+        }
     })
+}
+
+/// The base as the `org.opencontainers.image.base.name` annotation names it: a registry
+/// base by its registry name (`HOST/REPO:TAG`), any other by its reference.
+pub fn annotation_name(bp: &Blueprint) -> &str {
+    bp.base
+        .reference
+        .strip_prefix(registry_base::DOCKER_PREFIX)
+        .unwrap_or(&bp.base.reference)
 }
 
 /// Where a base reference currently points, without any pin applied.
 pub fn resolve_unpinned(store: &OciDir, reference: &str) -> Result<(StoredImage, Option<OciDir>)> {
+    if registry_base::is_registry_ref(reference) {
+        return Ok((
+            registry_base::resolve(store, reference, None, false)?.image,
+            None,
+        ));
+    }
     if reference.starts_with(crate::catalog::base::PREFIX) {
         return Ok((crate::catalog::base::resolve_base(store, reference)?, None));
     }
@@ -47,8 +65,17 @@ pub fn resolve_unpinned(store: &OciDir, reference: &str) -> Result<(StoredImage,
 
 /// Resolves the base: with a pin, the image must be exactly that digest; without one
 /// (only outside `--locked`), whatever the reference names now. The base is copied into
-/// the store when it comes from another layout.
-pub fn resolve(store: &OciDir, reference: &str, pin: Option<&Digest>) -> Result<StoredImage> {
+/// the store when it comes from another layout or a registry (`--locked`: a registry
+/// tag is not resolved, the pin is fetched).
+pub fn resolve(
+    store: &OciDir,
+    reference: &str,
+    pin: Option<&Digest>,
+    locked: bool,
+) -> Result<StoredImage> {
+    if registry_base::is_registry_ref(reference) {
+        return Ok(registry_base::resolve(store, reference, pin, locked)?.image);
+    }
     if reference.starts_with(crate::catalog::base::PREFIX) {
         let img = crate::catalog::base::resolve_base(store, reference)?;
         if let Some(d) = pin {
@@ -105,7 +132,7 @@ pub fn resolve(store: &OciDir, reference: &str, pin: Option<&Digest>) -> Result<
     Ok(img)
 }
 
-fn mismatch(reference: &str, actual: &Digest, pinned: &Digest) -> anyhow::Error {
+pub(crate) fn mismatch(reference: &str, actual: &Digest, pinned: &Digest) -> anyhow::Error {
     crate::error::input(format!(
         "base {reference} is {actual}, but the blueprint pins {pinned}: the base changed since it was pinned; \
          if the new base is intended, run `corebuild lock` (or update [base] digest) and review the change"

@@ -13,6 +13,9 @@ use oci_spec::image::{
 };
 use std::collections::{BTreeMap, HashMap};
 
+/// The Docker schema 2 media type of a gzip layer; the bytes are those of an OCI gzip layer.
+const DOCKER_LAYER_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
 /// A draft image: the config and the layer descriptors, in order.
 #[derive(Debug, Clone)]
 pub struct DraftImage {
@@ -31,11 +34,23 @@ impl DraftImage {
         }
     }
 
-    /// Starts from an existing image (the base).
+    /// Starts from an existing image (the base). Layers of a Docker schema 2 base get the
+    /// OCI media type of the same bytes, since what we write is an OCI manifest.
     pub fn from_base(manifest: &ImageManifest, config: ImageConfiguration) -> Self {
+        let layers = manifest
+            .layers()
+            .iter()
+            .map(|l| {
+                let mt = match l.media_type().to_string().as_str() {
+                    DOCKER_LAYER_GZIP => MediaType::ImageLayerGzip.to_string(),
+                    other => other.to_string(),
+                };
+                with_known_media_type(l.clone(), &mt)
+            })
+            .collect();
         DraftImage {
             config,
-            layers: manifest.layers().clone(),
+            layers,
             annotations: BTreeMap::new(),
         }
     }
@@ -202,6 +217,22 @@ fn with_known_media_type(mut d: Descriptor, mt: &str) -> Descriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_base_layers_get_oci_media_types() {
+        let m: ImageManifest = serde_json::from_value(serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                "digest": format!("sha256:{}", "a".repeat(64)), "size": 2},
+            "layers": [{"mediaType": DOCKER_LAYER_GZIP,
+                "digest": format!("sha256:{}", "b".repeat(64)), "size": 3}],
+        }))
+        .unwrap();
+        let d = DraftImage::from_base(&m, ImageConfiguration::default());
+        assert_eq!(*d.layers[0].media_type(), MediaType::ImageLayerGzip);
+        assert_eq!(d.layers[0].size(), 3);
+    }
 
     #[test]
     fn set_env_replaces_by_key_and_appends_new() {

@@ -10,6 +10,7 @@ pub mod epoch;
 pub mod image;
 pub mod import;
 pub(crate) mod layers;
+pub mod registry_base;
 pub mod relock;
 pub mod rootfs;
 pub mod scrub;
@@ -103,7 +104,7 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         bp.check_locked()?;
     }
     let pin = base::pin_of(bp)?;
-    let base_img = base::resolve(store, &base::reference_of(bp)?, pin.as_ref())
+    let base_img = base::resolve(store, &base::reference_of(bp)?, pin.as_ref(), opts.locked)
         .with_context(|| format!("resolving the base of {}", bp.name))?;
     boot_plan::check(store, bp, &base_img)?;
     let (epoch, epoch_source) = epoch::resolve(
@@ -168,7 +169,10 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
             "org.opencontainers.image.base.digest",
             &base_img.digest.to_string(),
         )
-        .annotate("org.opencontainers.image.base.name", &bp.base.reference)
+        .annotate(
+            "org.opencontainers.image.base.name",
+            base::annotation_name(bp),
+        )
         .annotate("org.opencontainers.image.title", &bp.name)
         .annotate("org.opencontainers.image.version", &bp.version.to_string());
     let (desc, manifest) = draft.write(store)?;

@@ -4,7 +4,8 @@
 //! advisory names.
 
 use crate::blueprint::{self, Blueprint, LockFile, LockedBase, LockedSource, LockedUpgrade};
-use crate::build::{self, base, BuildOptions};
+use crate::build::{self, base, registry_base, BuildOptions};
+use crate::digest::Digest;
 use crate::oci::OciDir;
 use anyhow::Result;
 
@@ -19,17 +20,13 @@ pub struct RelockOptions {
 
 /// The lock `bp` should have now (not written).
 pub fn relock(store: &OciDir, bp: &Blueprint, o: &RelockOptions) -> Result<LockFile> {
-    // An inline digest in the blueprint is the pin; otherwise pin what the ref names now.
-    let reference = base::reference_of(bp)?;
-    let digest = match &bp.base.digest {
-        Some(d) => base::resolve(store, &reference, Some(d))?.digest,
-        None => base::resolve_unpinned(store, &reference)?.0.digest,
-    };
+    let (digest, index) = pin_now(store, bp)?;
     let mut lock = bp.lock.clone().unwrap_or_default();
     lock.version = blueprint::LOCK_VERSION;
     lock.base = Some(LockedBase {
         reference: bp.base.reference.clone(),
         digest,
+        index,
     });
     let has_packages = bp
         .layers
@@ -54,6 +51,22 @@ pub fn relock(store: &OciDir, bp: &Blueprint, o: &RelockOptions) -> Result<LockF
     lock.sources = bp.apt_sources.iter().map(LockedSource::of).collect();
     lock.upgrades = upgrade_layers(bp);
     Ok(lock)
+}
+
+/// The base digest to lock (and the index it came from): the blueprint's own pin
+/// (checked against what the reference names), else what the reference names now.
+fn pin_now(store: &OciDir, bp: &Blueprint) -> Result<(Digest, Option<Digest>)> {
+    let reference = base::reference_of(bp)?;
+    let own = bp.own_pin()?;
+    if registry_base::is_registry_ref(&reference) {
+        let b = registry_base::resolve(store, &reference, own.as_ref(), false)?;
+        return Ok((b.image.digest, b.index));
+    }
+    let digest = match &own {
+        Some(d) => base::resolve(store, &reference, Some(d), false)?.digest,
+        None => base::resolve_unpinned(store, &reference)?.0.digest,
+    };
+    Ok((digest, None))
 }
 
 /// The `upgrade = true` layers, as the lock records them once resolved.

@@ -1,6 +1,8 @@
-//! `corebuild base import (--rootfs DIR|TAR | --oci-layout DIR[:TAG]) --name N --version V`.
+//! `corebuild base import (--rootfs DIR|TAR | --oci-layout DIR[:TAG] | --registry REF)
+//! --name N --version V`.
 
 use crate::build::import::{self, ImportOptions};
+use crate::build::registry_base;
 use crate::cli::output;
 use crate::cli::output::say;
 use crate::layer::Compression;
@@ -14,7 +16,7 @@ pub enum Command {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("source").required(true).args(["rootfs", "oci_layout"])))]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["rootfs", "oci_layout", "registry"])))]
 pub struct ImportArgs {
     /// A root filesystem: a directory, or a tarball (plain, gzip or zstd).
     #[arg(long)]
@@ -22,6 +24,10 @@ pub struct ImportArgs {
     /// An image in an OCI layout: DIR or DIR:TAG.
     #[arg(long)]
     pub oci_layout: Option<String>,
+    /// An image in a registry: docker://HOST[:PORT]/REPO:TAG (or @sha256:HEX), or the same
+    /// without docker://; a multi-platform index gives this machine's linux image.
+    #[arg(long)]
+    pub registry: Option<String>,
     #[arg(long)]
     pub name: String,
     #[arg(long)]
@@ -49,6 +55,9 @@ pub fn run(store: &Path, c: Command) -> anyhow::Result<i32> {
     let Command::Import(a) = c;
     check_name(&a.name, &a.version)?;
     let store = OciDir::open_or_create(store)?;
+    if let Some(r) = &a.registry {
+        return import_registry(&store, r, &a);
+    }
     let epoch = match (a.epoch, std::env::var("SOURCE_DATE_EPOCH").ok()) {
         (Some(e), _) => Some(e),
         (None, Some(s)) => Some(s.trim().parse::<u64>().map_err(|_| {
@@ -94,6 +103,20 @@ pub fn run(store: &Path, c: Command) -> anyhow::Result<i32> {
             );
         }
         eprintln!("imported {}:{}", imported.name, imported.version);
+        say!("{}", imported.digest);
+    }
+    Ok(0)
+}
+
+fn import_registry(store: &OciDir, reference: &str, a: &ImportArgs) -> anyhow::Result<i32> {
+    let imported = registry_base::import(store, reference, &a.name, &a.version)?;
+    if a.json {
+        output::json(&imported)?;
+    } else {
+        eprintln!(
+            "imported {}:{} from {}",
+            imported.name, imported.version, imported.source
+        );
         say!("{}", imported.digest);
     }
     Ok(0)

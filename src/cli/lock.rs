@@ -39,12 +39,8 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             runtime: a.runtime.clone(),
         },
     )?;
-    let digest = lock
-        .base
-        .as_ref()
-        .expect("relock pins the base")
-        .digest
-        .clone();
+    let locked_base = lock.base.clone().expect("relock pins the base");
+    let digest = locked_base.digest;
     let path = blueprint::lock_path(&bp.dir);
     let changed = bp.lock.as_ref() != Some(&lock);
     if a.check {
@@ -63,7 +59,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         output::json(&serde_json::json!({
             "lock": path,
             "changed": changed,
-            "base": {"ref": bp.base.reference, "digest": digest},
+            "base": {"ref": bp.base.reference, "digest": digest, "index": locked_base.index},
             "packages": lock.packages.iter().map(|p| serde_json::json!({
                 "name": p.name, "version": p.version, "layer": p.layer,
             })).collect::<Vec<_>>(),

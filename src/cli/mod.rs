@@ -167,42 +167,31 @@ mod tests {
 
     #[test]
     fn base_import_needs_exactly_one_source() {
-        assert!(Cli::try_parse_from([
-            "corebuild",
-            "base",
-            "import",
-            "--name",
-            "n",
-            "--version",
-            "1"
-        ])
-        .is_err());
-        assert!(Cli::try_parse_from([
-            "corebuild",
-            "base",
-            "import",
-            "--rootfs",
-            "r",
-            "--oci-layout",
-            "l",
-            "--name",
-            "n",
-            "--version",
-            "1"
-        ])
-        .is_err());
-        assert!(Cli::try_parse_from([
-            "corebuild",
-            "base",
-            "import",
-            "--rootfs",
-            "r",
-            "--name",
-            "n",
-            "--version",
-            "1"
-        ])
-        .is_ok());
+        let import = |sources: &[&str]| {
+            let mut args = vec![
+                "corebuild",
+                "base",
+                "import",
+                "--name",
+                "n",
+                "--version",
+                "1",
+            ];
+            args.extend_from_slice(sources);
+            Cli::try_parse_from(args)
+        };
+        assert!(import(&[]).is_err());
+        assert!(import(&["--rootfs", "r", "--oci-layout", "l"]).is_err());
+        assert!(import(&["--registry", "reg.example/debian:12", "--oci-layout", "l"]).is_err());
+        assert!(import(&["--rootfs", "r"]).is_ok());
+        let c = import(&["--registry", "docker://reg.example/debian:12"]).unwrap();
+        let Command::Base(crate::cli::base::Command::Import(a)) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(
+            a.registry.as_deref(),
+            Some("docker://reg.example/debian:12")
+        );
     }
 
     #[test]

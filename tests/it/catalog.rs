@@ -56,23 +56,6 @@ pub fn json_of(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("bad JSON ({e}): {}\n{}", stdout(o), stderr(o)))
 }
 
-fn fails_with(mut c: Command, code: i32, needle: &str) -> Output {
-    let o = c.output().unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(code),
-        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    assert!(
-        stderr(&o).contains(needle),
-        "no {needle:?} in:\n{}",
-        stderr(&o)
-    );
-    o
-}
-
 fn resolve(p: &Project, spec: &str, r: &str) -> String {
     stdout(&run_ok(p.cb(spec).args(["catalog", "resolve", r])))
         .trim()

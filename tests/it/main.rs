@@ -15,6 +15,7 @@ mod determinism;
 mod diff;
 mod disk;
 mod disk_formats;
+mod docker_base;
 mod escapes;
 mod query;
 mod rebuild;

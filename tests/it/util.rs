@@ -211,3 +211,21 @@ pub fn umoci_runc(layout: &Path, tag: &str, bundle: &Path, args: &[&str]) -> Out
     assert!(o.status.success(), "runc failed: {}", stderr(&o));
     o
 }
+
+/// Runs a command that must fail with exit `code` and say `needle` on stderr.
+pub fn fails_with(mut c: Command, code: i32, needle: &str) -> Output {
+    let o = c.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains(needle),
+        "no {needle:?} in:\n{}",
+        stderr(&o)
+    );
+    o
+}

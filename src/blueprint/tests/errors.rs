@@ -339,6 +339,21 @@ fn bad_digest_and_base_ref() {
         7,
         &["invalid base ref", "NAME:VERSION"],
     );
+    // A registry reference without a host: the error says to write it, the hint shows the form.
+    let e = ws
+        .load_bp(&HEAD.replace("debian-minbase:12", "docker://debian:12"))
+        .unwrap_err();
+    assert_err(
+        &e,
+        &ws.bp_path(),
+        5,
+        7,
+        &[
+            "invalid base ref \"docker://debian:12\"",
+            "write the host explicitly",
+            "docker://HOST[:PORT]/REPOSITORY:TAG",
+        ],
+    );
 }
 
 #[test]
