@@ -5,7 +5,7 @@
 use crate::digest::Digest;
 use crate::oci::StoredImage;
 use crate::trust::{policy, CatalogRepo};
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 /// Refuses an image whose base is not signed by a trusted key (no policy: no check).
 pub fn check(image: &StoredImage) -> Result<()> {
@@ -36,6 +36,10 @@ pub fn check(image: &StoredImage) -> Result<()> {
         };
         policy::require_keys(&repo, &digest, &what, &keys)?;
         return Ok(());
+    }
+    if name.contains('/') && !name.starts_with("oci-layout:") {
+        return crate::build::registry_base::require_signed(name, &digest)
+            .with_context(|| format!("publishing {}", image.digest));
     }
     policy::refuse_unverifiable(&what)
 }

@@ -17,6 +17,7 @@ mod pull;
 mod query;
 mod rebuild;
 mod release;
+mod sign;
 mod test;
 mod unpack;
 mod verify;
@@ -97,6 +98,8 @@ pub enum Command {
     Key(key::Command),
     /// Verify a release's signatures and attestations against public keys.
     Verify(verify::Args),
+    /// Sign a published release (again, e.g. with a rotated key) or a registry image.
+    Sign(sign::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -137,6 +140,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Disk(a) => disk::run(&store, a),
         Command::Key(c) => key::run(c),
         Command::Verify(a) => verify::run(a),
+        Command::Sign(a) => sign::run(a),
     }
 }
 

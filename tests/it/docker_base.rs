@@ -378,3 +378,53 @@ fn base_import_registry_tags_the_image_and_refuses_bad_references() {
     fails_with(import(&env.docker("vendor/none:12")), 2, "no such manifest");
     fails_with(import("127.0.0.1:1/vendor/debian:12"), 3, "127.0.0.1:1");
 }
+
+#[test]
+fn the_signature_policy_refuses_an_unsigned_registry_base_until_it_is_signed() {
+    let env = Env::new();
+    env.push("busybox-tiny:1", "vendor/debian:12", &[]);
+    let base_ref = env.docker("vendor/debian:12");
+    let bp = blueprint_on(&env.ws, &base_ref);
+    run_ok(cb(&env.ws).arg("lock").arg(&bp));
+    let unsigned_build = build(&env.ws, &bp, &["--locked"]);
+    let keys = env.ws.path().join("keys");
+    run_ok(cb(&env.ws).args(["key", "generate", "--out"]).arg(&keys));
+    let public = keys.join("cosign.pub");
+    let policy_build = |ws: &Ws, bp: &Path| {
+        let mut c = cb(ws);
+        c.args(["build", "--locked", "--json", "--require-signed"])
+            .arg(&public)
+            .arg(bp);
+        c
+    };
+    // Unsigned: refused from a fresh store and from a store that already holds it.
+    let (fresh, bp2) = fresh_copy(&bp);
+    fails_with(policy_build(&fresh, &bp2), 1, &env.base);
+    fails_with(policy_build(&env.ws, &bp), 1, "keys tried");
+    assert!(
+        !fresh.store().join("index.json").exists() || {
+            let idx = std::fs::read_to_string(fresh.store().join("index.json")).unwrap();
+            !idx.contains(&env.base["sha256:".len()..])
+        }
+    );
+    // Signed in its own repository (cosign's format), it is accepted, same digest.
+    let o = run_ok(
+        cb(&env.ws)
+            .args(["sign", "--json", "--sign-key"])
+            .arg(keys.join("cosign.key"))
+            .arg(&base_ref),
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["signatures_added"], 1, "{v}");
+    let ok = run_ok(&mut policy_build(&fresh, &bp2));
+    let b: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(b["digest"], unsigned_build["digest"]);
+    // Another key's signature does not count.
+    let other = env.ws.path().join("other");
+    run_ok(cb(&env.ws).args(["key", "generate", "--out"]).arg(&other));
+    let mut c = cb(&fresh);
+    c.env("COREBUILD_TRUSTED_KEYS", other.join("cosign.pub"))
+        .args(["build", "--locked"])
+        .arg(&bp2);
+    fails_with(c, 1, "no signature of");
+}

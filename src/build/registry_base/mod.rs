@@ -120,6 +120,9 @@ fn by_digest(
     client: Option<Client>,
 ) -> Result<RegistryBase> {
     if let Some((image, index)) = fetch::from_store(store, d)? {
+        // Under a signature policy the registry is asked even so: a key may have
+        // been distrusted since the image was stored.
+        policy(client.as_ref(), src, &image.digest, index.as_ref())?;
         return Ok(RegistryBase { image, index });
     }
     let client = match client {
@@ -131,20 +134,90 @@ fn by_digest(
 }
 
 fn fetched(store: &OciDir, client: &Client, src: &Source, r: &Resolved) -> Result<RegistryBase> {
-    policy(client, &src.repository, &r.digest, &src.name)?;
+    let index = r.index.as_ref().map(|(d, _)| d);
+    policy(Some(client), src, &r.digest, index)?;
     Ok(RegistryBase {
         image: fetch::fetch(store, client, src, r)?,
         index: r.index.as_ref().map(|(d, _)| d.clone()),
     })
 }
 
-/// The seam for the signature policy, called with the resolved manifest digest before
-/// any layer is fetched (not when the store already holds the image: no request is
-/// made then).
-fn policy(_client: &Client, _repository: &str, _digest: &Digest, _reference: &str) -> Result<()> {
-    // policy: verify signatures of `_digest` in `_repository` against the trusted keys
-    // (`--require-signed`, COREBUILD_TRUSTED_KEYS) here; refuse with exit 1.
-    Ok(())
+/// The signature policy (`--require-signed`, `COREBUILD_TRUSTED_KEYS`): the manifest,
+/// or the index it was picked from (what `cosign sign IMAGE:TAG` signs), must carry a
+/// signature by a trusted key in the base's own repository. Checked before any layer is
+/// fetched; nothing is asked when no policy is set.
+fn policy(
+    client: Option<&Client>,
+    src: &Source,
+    digest: &Digest,
+    index: Option<&Digest>,
+) -> Result<()> {
+    let keys = crate::trust::policy::trusted()?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let own;
+    let client = match client {
+        Some(c) => c,
+        None => {
+            own = src.client()?;
+            &own
+        }
+    };
+    let repo = crate::trust::RegistryRepo {
+        client,
+        repository: &src.repository,
+    };
+    let what = format!("the base {DOCKER_PREFIX}{}", src.name);
+    let on_manifest = crate::trust::policy::require_keys(&repo, digest, &what, &keys);
+    match (on_manifest, index) {
+        (Ok(_), _) => Ok(()),
+        (Err(e), None) => Err(e),
+        (Err(e), Some(i)) => crate::trust::policy::require_keys(&repo, i, &what, &keys)
+            .map(|_| ())
+            .map_err(|ei| crate::error::failed(format!("{e:#}; and its index: {ei:#}"))),
+    }
+}
+
+/// Under a signature policy, refuses the registry base a published image names (its
+/// `base.name` annotation, `HOST/REPO[:TAG]`) unless a trusted key signed it: the
+/// manifest, or the index its tag names when that index still lists it.
+pub fn require_signed(name: &str, digest: &Digest) -> Result<()> {
+    if crate::trust::policy::trusted()?.is_empty() {
+        return Ok(());
+    }
+    let src = Source::parse(name)?;
+    let client = src.client()?;
+    let index = src
+        .tag
+        .as_ref()
+        .and_then(|t| fetch::resolve(&client, &src, t).ok())
+        .filter(|r| r.digest == *digest)
+        .and_then(|r| r.index.map(|(d, _)| d));
+    policy(Some(&client), &src, digest, index.as_ref())
+}
+
+/// Signs the image `reference` names in its registry (cosign's format, no
+/// attestations): how a team vouches for a vendor image it vetted, in its mirror.
+pub fn sign(reference: &str, key: &crate::trust::SigningKey) -> Result<crate::trust::sign::Signed> {
+    let src = Source::parse(reference)?;
+    let client = src.client()?;
+    let r = match (&src.digest, &src.tag) {
+        (Some(d), _) => fetch::resolve(&client, &src, &d.to_string())?,
+        (None, Some(t)) => fetch::resolve(&client, &src, t)?,
+        (None, None) => {
+            return Err(crate::error::input(format!(
+                "{reference}: name a tag or a digest"
+            )))
+        }
+    };
+    let repo = crate::trust::RegistryRepo {
+        client: &client,
+        repository: &src.repository,
+    };
+    // What a tag names is what consumers resolve: the index when there is one.
+    let signed = r.index.as_ref().map(|(d, _)| d).unwrap_or(&r.digest);
+    crate::trust::sign::sign(&repo, signed, key, &[])
 }
 
 /// What `base import --registry` did.
