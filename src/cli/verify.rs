@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// NAME:VERSION, NAME@CHANNEL or NAME@sha256:….
+    /// NAME:VERSION, NAME@CHANNEL or NAME@sha256:… in the catalog, or an image in a
+    /// registry: docker://HOST/REPO[:TAG|@sha256:…] (signatures required, attestations
+    /// checked when present).
     pub reference: String,
     /// A public key (PKIX PEM, cosign.pub); repeat it to accept several (rotation).
     #[arg(long = "key", value_name = "PUB", required = true)]
@@ -30,9 +32,21 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
         .iter()
         .map(|p| PublicKey::load(p))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let cat = a.catalog.open()?;
-    let r = CatalogRef::parse(&a.reference)?;
-    let v = verify_release(cat.as_ref(), &r, &keys)?;
+    let v = if a
+        .reference
+        .starts_with(crate::build::registry_base::DOCKER_PREFIX)
+    {
+        ReleaseVerification {
+            reference: a.reference.clone(),
+            name: a.reference.clone(),
+            version: None,
+            verification: crate::build::registry_base::verify(&a.reference, &keys)?,
+            warnings: Vec::new(),
+        }
+    } else {
+        let cat = a.catalog.open()?;
+        verify_release(cat.as_ref(), &CatalogRef::parse(&a.reference)?, &keys)?
+    };
     for w in &v.warnings {
         eprintln!("warning: {w}");
     }

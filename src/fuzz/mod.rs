@@ -1,6 +1,6 @@
 //! Property-based fuzzing on stable Rust of the parsers that read what users and
 //! registries hand us: blueprints, contract suites, manifests, indexes and configs,
-//! package changelogs and OpenVEX documents.
+//! package changelogs, OpenVEX documents, signature payloads and DSSE envelopes.
 //! Inputs are valid documents mutated byte by byte and line by line; the property is
 //! that parsing ends in `Ok` or a clear `Err`, never a panic. `PROPTEST_CASES` sets the
 //! number of cases (small by default; `scripts/fuzz.sh` runs 100,000 of each).
@@ -9,6 +9,7 @@ mod advisories;
 mod manifests;
 mod mutate;
 mod parsers;
+mod signatures;
 
 use proptest::test_runner::{Config, RngSeed};
 

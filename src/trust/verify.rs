@@ -121,23 +121,36 @@ pub fn signatures(repo: &dyn Repository, digest: &Digest, keys: &[PublicKey]) ->
     v
 }
 
-/// Checks signatures and attestations of `digest`.
+/// Checks signatures and attestations of `digest` (a release: it must have both).
 pub fn all(repo: &dyn Repository, digest: &Digest, keys: &[PublicKey]) -> Verification {
     let mut v = signatures(repo, digest, keys);
+    attestations(repo, digest, keys, true, &mut v);
+    v
+}
+
+/// Adds the checks of `digest`'s attestations to `v`; their absence is a problem only
+/// when `required` (a vendor image may carry signatures alone).
+pub fn attestations(
+    repo: &dyn Repository,
+    digest: &Digest,
+    keys: &[PublicKey],
+    required: bool,
+    v: &mut Verification,
+) {
     match cosign::layers(repo, digest, Kind::Attestations) {
         Err(e) => v.problems.push(format!("{e:#}")),
-        Ok(l) if l.is_empty() => v.problems.push(format!(
-            "{digest} has no attestations: {} has no {}",
-            v.identity,
-            cosign::tag(digest, Kind::Attestations)
-        )),
+        Ok(l) if l.is_empty() => {
+            if required {
+                v.problems.push(format!(
+                    "{digest} has no attestations: {} has no {}",
+                    v.identity,
+                    cosign::tag(digest, Kind::Attestations)
+                ))
+            }
+        }
         Ok(layers) => {
-            v.attestations = check_attestations(repo, &layers, digest, keys);
-            for c in v
-                .attestations
-                .iter()
-                .filter(|c| c.verdict != Verdict::Verified)
-            {
+            let checks = check_attestations(repo, &layers, digest, keys);
+            for c in checks.iter().filter(|c| c.verdict != Verdict::Verified) {
                 v.problems.push(format!(
                     "attestation layer {} ({}) of {digest}: {}",
                     c.layer,
@@ -145,9 +158,9 @@ pub fn all(repo: &dyn Repository, digest: &Digest, keys: &[PublicKey]) -> Verifi
                     c.detail.as_deref().unwrap_or("invalid")
                 ));
             }
+            v.attestations.extend(checks);
         }
     }
-    v
 }
 
 fn check(layer: &Descriptor, verdict: Verdict, detail: Option<String>) -> LayerCheck {

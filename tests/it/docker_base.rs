@@ -407,6 +407,12 @@ fn the_signature_policy_refuses_an_unsigned_registry_base_until_it_is_signed() {
             !idx.contains(&env.base["sha256:".len()..])
         }
     );
+    let verify = || {
+        let mut c = cb(&env.ws);
+        c.arg("verify").arg(&base_ref).arg("--key").arg(&public);
+        c
+    };
+    fails_with(verify(), 1, "is not signed");
     // Signed in its own repository (cosign's format), it is accepted, same digest.
     let o = run_ok(
         cb(&env.ws)
@@ -416,6 +422,7 @@ fn the_signature_policy_refuses_an_unsigned_registry_base_until_it_is_signed() {
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["signatures_added"], 1, "{v}");
+    run_ok(&mut verify());
     let ok = run_ok(&mut policy_build(&fresh, &bp2));
     let b: Value = serde_json::from_slice(&ok.stdout).unwrap();
     assert_eq!(b["digest"], unsigned_build["digest"]);

@@ -220,6 +220,41 @@ pub fn sign(reference: &str, key: &crate::trust::SigningKey) -> Result<crate::tr
     crate::trust::sign::sign(&repo, signed, key, &[])
 }
 
+/// Verifies the image `reference` names in its registry: the signatures of the
+/// manifest (or, when they do not verify, of the index it was picked from), and any
+/// attestations of the digest that verified.
+pub fn verify(
+    reference: &str,
+    keys: &[crate::trust::PublicKey],
+) -> Result<crate::trust::verify::Verification> {
+    use crate::trust::verify;
+    let src = Source::parse(reference)?;
+    let client = src.client()?;
+    let r = match (&src.digest, &src.tag) {
+        (Some(d), _) => fetch::resolve(&client, &src, &d.to_string())?,
+        (None, Some(t)) => fetch::resolve(&client, &src, t)?,
+        (None, None) => {
+            return Err(crate::error::input(format!(
+                "{reference}: name a tag or a digest"
+            )))
+        }
+    };
+    let repo = crate::trust::RegistryRepo {
+        client: &client,
+        repository: &src.repository,
+    };
+    let mut v = verify::signatures(&repo, &r.digest, keys);
+    if let (false, Some((index, _))) = (v.ok(), &r.index) {
+        let on_index = verify::signatures(&repo, index, keys);
+        if on_index.ok() {
+            v = on_index;
+        }
+    }
+    let signed = v.digest.clone();
+    verify::attestations(&repo, &signed, keys, false, &mut v);
+    Ok(v)
+}
+
 /// What `base import --registry` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Imported {
