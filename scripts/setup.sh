@@ -30,6 +30,8 @@ declare -A NEED=(
   [apt-ftparchive]=apt-utils
   [gpg]=gnupg
   [gpg-agent]=gnupg
+  # the independent verifier of signatures and DSSE envelopes
+  [openssl]=openssl
 )
 missing=()
 for tool in "${!NEED[@]}"; do
