@@ -198,47 +198,22 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     blobs.sort();
     blobs.dedup();
 
-    // Upload the blobs the catalog lacks while the SBOM is read from the image.
-    let (pushed, sbom) = std::thread::scope(|s| -> Result<_> {
-        let sbom = s.spawn(|| crate::sbom::generate(store, &image, &req.name, &req.version));
-        let chunks: Vec<Vec<(Digest, u64)>> = (0..PARALLEL_UPLOADS)
-            .map(|i| {
-                blobs
-                    .iter()
-                    .skip(i)
-                    .step_by(PARALLEL_UPLOADS)
-                    .cloned()
-                    .collect()
-            })
-            .collect();
-        let workers: Vec<_> = chunks
-            .into_iter()
-            .map(|chunk| {
-                s.spawn(move || -> Result<(usize, u64)> {
-                    let data = BlobData::Layout(store.clone());
-                    let (mut n, mut bytes) = (0, 0);
-                    for (d, size) in chunk {
-                        if !cat.has_blob(&req.name, &d)? {
-                            cat.push_blob(&req.name, &d, size, &data)
-                                .with_context(|| format!("pushing blob {d} of {}", req.digest))?;
-                            crate::failpoint::hit("publish.blob");
-                            n += 1;
-                            bytes += size;
-                        }
-                    }
-                    Ok((n, bytes))
-                })
-            })
-            .collect();
-        let mut total = (0usize, 0u64);
-        for w in workers {
-            let (n, b) = w.join().expect("upload thread panicked")?;
-            total.0 += n;
-            total.1 += b;
-        }
-        let sbom = sbom.join().expect("SBOM thread panicked")?;
-        Ok((total, sbom))
+    // Upload the blobs the catalog lacks while the SBOM is read from the image; signing
+    // needs only the documents, so its uploads run beside the image's.
+    let (pushed, docs, signed) = std::thread::scope(|s| -> Result<_> {
+        let image = &image;
+        let documents_then_sign = s.spawn(move || -> Result<(Documents, Option<Signed>)> {
+            let sbom = crate::sbom::generate(store, image, &req.name, &req.version)?;
+            let docs = documents(req, image, sbom, req.sign_key)?;
+            let signed = req.sign_key.map(|k| sign(cat, req, k, &docs)).transpose()?;
+            Ok((docs, signed))
+        });
+        let pushed = upload_blobs(cat, req, &blobs);
+        let documents = documents_then_sign.join().expect("SBOM thread panicked");
+        let (docs, signed) = documents?;
+        Ok((pushed?, docs, signed))
     })?;
+    outcome.signed = signed;
     outcome.blobs_pushed = pushed.0;
     outcome.bytes_pushed = pushed.1;
 
@@ -251,7 +226,6 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     for r in contract::stored_reports(store, &req.digest)? {
         artifacts.push(Artifact::from_layout(store, &r.manifest)?);
     }
-    let docs = documents(req, &image, sbom, req.sign_key)?;
     artifacts.extend(document_artifacts(req, &subject, &docs)?);
     if let Some(disk) = &req.disk {
         artifacts.push(Artifact::new(
@@ -265,9 +239,6 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
         .attach(&req.name, &subject, &artifacts)
         .context("attaching the report, SBOM, provenance and OpenVEX document")?;
     crate::failpoint::hit("publish.attached");
-    if let Some(key) = req.sign_key {
-        outcome.signed = Some(sign(cat, req, key, &docs)?);
-    }
     outcome.artifacts = artifacts
         .iter()
         .zip(&attached)
@@ -399,4 +370,46 @@ fn sign(
     };
     crate::trust::sign::sign(&repo, &req.digest, key, &statements)
         .with_context(|| format!("signing {}:{}", req.name, req.version))
+}
+
+/// Uploads the blobs `cat` lacks, on a few threads; how many and how many bytes.
+fn upload_blobs(
+    cat: &dyn Catalog,
+    req: &PublishRequest<'_>,
+    blobs: &[(Digest, u64)],
+) -> Result<(usize, u64)> {
+    let store = req.store;
+    std::thread::scope(|s| {
+        let workers: Vec<_> = (0..PARALLEL_UPLOADS)
+            .map(|i| {
+                let chunk: Vec<(Digest, u64)> = blobs
+                    .iter()
+                    .skip(i)
+                    .step_by(PARALLEL_UPLOADS)
+                    .cloned()
+                    .collect();
+                s.spawn(move || -> Result<(usize, u64)> {
+                    let data = BlobData::Layout(store.clone());
+                    let (mut n, mut bytes) = (0, 0);
+                    for (d, size) in chunk {
+                        if !cat.has_blob(&req.name, &d)? {
+                            cat.push_blob(&req.name, &d, size, &data)
+                                .with_context(|| format!("pushing blob {d} of {}", req.digest))?;
+                            crate::failpoint::hit("publish.blob");
+                            n += 1;
+                            bytes += size;
+                        }
+                    }
+                    Ok((n, bytes))
+                })
+            })
+            .collect();
+        let mut total = (0usize, 0u64);
+        for w in workers {
+            let (n, b) = w.join().expect("upload thread panicked")?;
+            total.0 += n;
+            total.1 += b;
+        }
+        Ok(total)
+    })
 }

@@ -17,6 +17,9 @@ pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 pub const SIMPLESIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 
+/// How many layer blobs upload at once.
+const PARALLEL_PUSHES: usize = 6;
+
 /// The largest number of layers one signature or attestation manifest may hold.
 pub const MAX_LAYERS: usize = 1000;
 
@@ -89,18 +92,11 @@ pub fn append(
     new: &[NewLayer],
 ) -> Result<usize> {
     let t = tag(subject, kind);
-    for l in new {
-        let d = Digest::of_bytes(&l.bytes);
-        if !repo.has_blob(&d)? {
-            repo.push_blob(&d, &l.bytes)
-                .with_context(|| format!("pushing a layer of {t}"))?;
-        }
-    }
     let ours: Vec<Descriptor> = new.iter().map(NewLayer::descriptor).collect();
-    let mut added = 0;
     // Docker distribution ignores If-Match: put, read back, and merge again if another
     // signer replaced the manifest in between.
-    for _round in 0..20 {
+    let mut added = 0;
+    for round in 0..20 {
         let mut current = layers(repo, subject, kind)?;
         let missing: Vec<&Descriptor> = ours
             .iter()
@@ -109,25 +105,33 @@ pub fn append(
         if missing.is_empty() {
             return Ok(added);
         }
-        added = missing.len();
+        if round == 0 {
+            added = missing.len();
+        }
         current.extend(missing.into_iter().cloned());
-        let m = manifest(current)?;
-        push_config(repo, &m.1)?;
-        repo.put_manifest(&t, &m.0)
+        let (m, config) = manifest(current)?;
+        // The config and (first round) our layers upload at once: a registry's latency,
+        // not our bytes, is what they cost.
+        let mut blobs: Vec<(Digest, &[u8])> = vec![(Digest::of_bytes(&config), &config[..])];
+        if round == 0 {
+            for (l, d) in new.iter().zip(&ours) {
+                blobs.push((Digest::try_from(d.digest())?, &l.bytes));
+            }
+        }
+        crate::parallel::map(&blobs, PARALLEL_PUSHES, |(d, bytes)| {
+            if !repo.has_blob(d)? {
+                repo.push_blob(d, bytes)
+                    .with_context(|| format!("pushing a blob of {t}"))?;
+            }
+            Ok(())
+        })?;
+        repo.put_manifest(&t, &m)
             .with_context(|| format!("putting {t}"))?;
     }
     Err(crate::error::environment(format!(
         "could not record {t} in {}: other writers kept replacing it",
         repo.identity()
     )))
-}
-
-fn push_config(repo: &dyn Repository, config: &[u8]) -> Result<()> {
-    let d = Digest::of_bytes(config);
-    if !repo.has_blob(&d)? {
-        repo.push_blob(&d, config)?;
-    }
-    Ok(())
 }
 
 /// The manifest cosign writes for these layers, and its config: an image config whose

@@ -8,7 +8,7 @@ use crate::registry::Client;
 use anyhow::Result;
 
 /// The OCI primitives signing and verification need, for one repository.
-pub trait Repository {
+pub trait Repository: Sync {
     /// The repository as a signature payload names it (`docker-reference`).
     fn identity(&self) -> String;
     fn get_manifest(&self, reference: &str) -> Result<Option<RawManifest>>;

@@ -63,15 +63,22 @@ pub fn sign(
             bytes: dsse::sign(key, &s.bytes),
         })
         .collect();
-    let attestations_added = if envelopes.is_empty() {
-        0
-    } else {
-        cosign::append(repo, digest, Kind::Attestations, &envelopes)
-            .with_context(|| format!("attesting {digest} in {identity}"))?
-    };
-    // The signature last: a verifier that finds it finds the attestations too.
-    let signatures_added = cosign::append(repo, digest, Kind::Signatures, &[sig])
-        .with_context(|| format!("signing {digest} in {identity}"))?;
+    // The two tags at once; a release becomes visible only when its version is tagged,
+    // after both.
+    let (attestations_added, signatures_added) = std::thread::scope(|s| {
+        let att = s.spawn(|| {
+            if envelopes.is_empty() {
+                return Ok(0);
+            }
+            cosign::append(repo, digest, Kind::Attestations, &envelopes)
+                .with_context(|| format!("attesting {digest} in {identity}"))
+        });
+        let sig = cosign::append(repo, digest, Kind::Signatures, &[sig])
+            .with_context(|| format!("signing {digest} in {identity}"));
+        let att = att.join().expect("attesting thread panicked");
+        (att, sig)
+    });
+    let (attestations_added, signatures_added) = (attestations_added?, signatures_added?);
     Ok(Signed {
         key: key.public().fingerprint(),
         signature_tag: cosign::tag(digest, Kind::Signatures),
