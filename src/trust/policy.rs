@@ -90,15 +90,3 @@ pub fn require_keys(
         "{what} ({digest}) is refused by the signature policy: {problems}{tried}"
     )))
 }
-
-/// Content that cannot carry signatures (a store or layout base) under a policy.
-pub fn refuse_unverifiable(what: &str) -> Result<()> {
-    let keys = trusted()?;
-    if keys.is_empty() {
-        return Ok(());
-    }
-    Err(crate::error::failed(format!(
-        "{what} cannot be verified (only catalog: and docker:// content carries signatures) and a signature policy is set; keys: {}",
-        verify::describe_keys(&keys)
-    )))
-}

@@ -33,7 +33,8 @@ pub fn verify_release(
     let (digest, version, mut problems, warnings) = match r {
         CatalogRef::Version { version, .. } => {
             let (d, p) = version_digest(cat, &name, version)?;
-            (d, Some(version.clone()), p, Vec::new())
+            let w = status_warnings(cat, &name, version)?;
+            (d, Some(version.clone()), p, w)
         }
         _ => {
             let res = catalog::resolve(cat, r, true)?;
@@ -53,6 +54,22 @@ pub fn verify_release(
         version,
         verification: v,
         warnings,
+    })
+}
+
+/// What the lifecycle says about `NAME:VERSION` (revoked, deprecated, end of life):
+/// worth knowing beside a valid signature.
+fn status_warnings(cat: &dyn Catalog, name: &str, version: &str) -> Result<Vec<String>> {
+    let st = catalog::state(cat, name)?;
+    let Some(rel) = st.release(version) else {
+        return Ok(Vec::new());
+    };
+    Ok(match rel.status {
+        catalog::Status::Released => Vec::new(),
+        status => vec![format!(
+            "{name}:{version} is {status}{}",
+            rel.reason().map(|r| format!(": {r}")).unwrap_or_default()
+        )],
     })
 }
 
