@@ -15,6 +15,7 @@ pub const REPORT_PREDICATE: &str = "https://corebuild.dev/attestations/contract-
 pub const VEX_PREDICATE: &str = crate::advisory::vex::CONTEXT;
 
 /// The attached documents a release's attestations are made from.
+#[derive(Clone)]
 pub struct Documents {
     /// The provenance: already an in-toto statement.
     pub provenance: Vec<u8>,

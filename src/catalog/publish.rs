@@ -198,47 +198,42 @@ pub fn publish(cat: &dyn Catalog, req: &PublishRequest<'_>) -> Result<PublishOut
     blobs.sort();
     blobs.dedup();
 
-    // Upload the blobs the catalog lacks while the SBOM is read from the image; signing
-    // needs only the documents, so its uploads run beside the image's.
-    let (pushed, docs, signed) = std::thread::scope(|s| -> Result<_> {
+    // Upload the blobs the catalog lacks while the SBOM is read from the image. Signing
+    // needs only the documents: it runs beside the uploads, the manifest and the
+    // attaching, which wait mostly on the catalog.
+    let (tx, rx) = std::sync::mpsc::channel::<Documents>();
+    let (pushed, artifacts, attached, signed) = std::thread::scope(|s| -> Result<_> {
         let image = &image;
-        let documents_then_sign = s.spawn(move || -> Result<(Documents, Option<Signed>)> {
+        let signer = s.spawn(move || -> Result<Option<Signed>> {
             let sbom = crate::sbom::generate(store, image, &req.name, &req.version)?;
             let docs = documents(req, image, sbom, req.sign_key)?;
-            let signed = req.sign_key.map(|k| sign(cat, req, k, &docs)).transpose()?;
-            Ok((docs, signed))
+            let _ = tx.send(docs.clone());
+            req.sign_key.map(|k| sign(cat, req, k, &docs)).transpose()
         });
-        let pushed = upload_blobs(cat, req, &blobs);
-        let documents = documents_then_sign.join().expect("SBOM thread panicked");
-        let (docs, signed) = documents?;
-        Ok((pushed?, docs, signed))
+        let rest = (|| -> Result<_> {
+            let pushed = upload_blobs(cat, req, &blobs)?;
+            // Closed without documents: the signer failed, and says why below.
+            let Ok(docs) = rx.recv() else {
+                return Ok(None);
+            };
+            cat.put_manifest(&req.name, &req.digest.to_string(), &manifest)
+                .with_context(|| format!("pushing manifest {}", req.digest))?;
+            crate::failpoint::hit("publish.manifest");
+            let artifacts = artifacts_of(req, &subject, &docs)?;
+            let attached = cat
+                .attach(&req.name, &subject, &artifacts)
+                .context("attaching the report, SBOM, provenance and OpenVEX document")?;
+            crate::failpoint::hit("publish.attached");
+            Ok(Some((pushed, artifacts, attached)))
+        })();
+        let signed = signer.join().expect("SBOM and signing thread panicked")?;
+        let (pushed, artifacts, attached) =
+            rest?.context("the SBOM and signing thread ended without its documents")?;
+        Ok((pushed, artifacts, attached, signed))
     })?;
     outcome.signed = signed;
     outcome.blobs_pushed = pushed.0;
     outcome.bytes_pushed = pushed.1;
-
-    cat.put_manifest(&req.name, &req.digest.to_string(), &manifest)
-        .with_context(|| format!("pushing manifest {}", req.digest))?;
-    crate::failpoint::hit("publish.manifest");
-
-    // The artifacts about the image, each with the image as its subject.
-    let mut artifacts = Vec::new();
-    for r in contract::stored_reports(store, &req.digest)? {
-        artifacts.push(Artifact::from_layout(store, &r.manifest)?);
-    }
-    artifacts.extend(document_artifacts(req, &subject, &docs)?);
-    if let Some(disk) = &req.disk {
-        artifacts.push(Artifact::new(
-            DISK_MEDIA_TYPE,
-            Some(&subject),
-            vec![ArtifactLayer::file(DISK_MEDIA_TYPE, disk)?],
-            titled(&req.name, &req.version, "qcow2"),
-        )?);
-    }
-    let attached = cat
-        .attach(&req.name, &subject, &artifacts)
-        .context("attaching the report, SBOM, provenance and OpenVEX document")?;
-    crate::failpoint::hit("publish.attached");
     outcome.artifacts = artifacts
         .iter()
         .zip(&attached)
@@ -329,6 +324,29 @@ fn documents(
             Vec::new()
         },
     })
+}
+
+/// Every artifact about the image: its stored contract reports, the documents, and
+/// the disk when there is one.
+fn artifacts_of(
+    req: &PublishRequest<'_>,
+    subject: &oci_spec::image::Descriptor,
+    docs: &Documents,
+) -> Result<Vec<Artifact>> {
+    let mut artifacts = Vec::new();
+    for r in contract::stored_reports(req.store, &req.digest)? {
+        artifacts.push(Artifact::from_layout(req.store, &r.manifest)?);
+    }
+    artifacts.extend(document_artifacts(req, subject, docs)?);
+    if let Some(disk) = &req.disk {
+        artifacts.push(Artifact::new(
+            DISK_MEDIA_TYPE,
+            Some(subject),
+            vec![ArtifactLayer::file(DISK_MEDIA_TYPE, disk)?],
+            titled(&req.name, &req.version, "qcow2"),
+        )?);
+    }
+    Ok(artifacts)
 }
 
 /// The SBOM, provenance and OpenVEX artifacts, each about `subject`.
