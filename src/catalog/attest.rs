@@ -45,10 +45,10 @@ pub fn statements(name: &str, digest: &Digest, docs: &Documents) -> Vec<Statemen
 
 /// The contract reports of `digest` stored in the build store (JSON, in stored order).
 pub fn stored_reports(store: &OciDir, digest: &Digest) -> Result<Vec<Vec<u8>>> {
-    contract::stored_reports(store, digest)?
-        .iter()
-        .map(|r| report_bytes(store, r))
-        .collect()
+    Ok(contract::stored_reports(store, digest)?
+        .into_iter()
+        .map(|r| r.json)
+        .collect())
 }
 
 /// The documents already attached to a published release, read back (verified) from
@@ -73,15 +73,4 @@ pub fn attached(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Docume
         vex: one(crate::advisory::vex::MEDIA_TYPE)?,
         reports: read_all(contract::REPORT_MEDIA_TYPE)?,
     })
-}
-
-/// The report JSON as stored (the artifact's one layer).
-fn report_bytes(store: &OciDir, r: &contract::StoredReport) -> Result<Vec<u8>> {
-    let d = Digest::try_from(r.manifest.digest())?;
-    let m: oci_spec::image::ImageManifest =
-        serde_json::from_slice(&store.read_blob(&d, Some(r.manifest.size()))?)?;
-    let layer = m.layers().first().ok_or_else(|| {
-        crate::error::input(format!("the contract report {} has no layer", r.tag))
-    })?;
-    store.read_blob(&Digest::try_from(layer.digest())?, Some(layer.size()))
 }

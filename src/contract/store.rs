@@ -39,6 +39,8 @@ pub struct StoredReport {
     /// The artifact manifest's descriptor (as the index holds it).
     pub manifest: Descriptor,
     pub report: ContractReport,
+    /// The report's JSON exactly as stored (what a signed release attests).
+    pub json: Vec<u8>,
 }
 
 /// The tag prefix shared by every report of `candidate`.
@@ -154,19 +156,25 @@ pub fn stored_reports(store: &OciDir, candidate: &Digest) -> Result<Vec<StoredRe
         .into_iter()
         .map(|(n, desc)| {
             let tag = format!("{prefix}{n}");
-            let report = read_report(store, &desc, candidate)
+            let (report, json) = read_report(store, &desc, candidate)
                 .with_context(|| format!("reading contract report {tag}"))?;
             Ok(StoredReport {
                 tag,
                 sequence: n,
                 manifest: desc,
                 report,
+                json,
             })
         })
         .collect()
 }
 
-fn read_report(store: &OciDir, desc: &Descriptor, candidate: &Digest) -> Result<ContractReport> {
+/// The report a stored artifact holds, checked, with its JSON bytes.
+fn read_report(
+    store: &OciDir,
+    desc: &Descriptor,
+    candidate: &Digest,
+) -> Result<(ContractReport, Vec<u8>)> {
     let bad =
         |why: String| crate::error::input(format!("not a contract report of {candidate}: {why}"));
     let m: ImageManifest = store.read_json(desc)?;
@@ -190,7 +198,7 @@ fn read_report(store: &OciDir, desc: &Descriptor, candidate: &Digest) -> Result<
     if &report.candidate != candidate {
         return Err(bad(format!("the report is about {}", report.candidate)));
     }
-    Ok(report)
+    Ok((report, bytes))
 }
 
 fn tag(d: &Descriptor) -> Option<&str> {
