@@ -70,7 +70,13 @@ pub fn require_keys(
     what: &str,
     keys: &[PublicKey],
 ) -> Result<String> {
-    let v = verify::signatures(repo, digest, keys);
+    judge(&verify::signatures(repo, digest, keys), what, keys)
+}
+
+/// The policy's verdict on checked signatures: the fingerprint of the trusted key that
+/// signed, or the refusal (exit 1) naming `what`, the digest, the problems and the keys.
+pub fn judge(v: &verify::Verification, what: &str, keys: &[PublicKey]) -> Result<String> {
+    let digest = &v.digest;
     if v.ok() {
         let k = v
             .signatures

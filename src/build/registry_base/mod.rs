@@ -169,14 +169,52 @@ fn policy(
         repository: &src.repository,
     };
     let what = format!("the base {DOCKER_PREFIX}{}", src.name);
-    let on_manifest = crate::trust::policy::require_keys(&repo, digest, &what, &keys);
-    match (on_manifest, index) {
-        (Ok(_), _) => Ok(()),
-        (Err(e), None) => Err(e),
-        (Err(e), Some(i)) => crate::trust::policy::require_keys(&repo, i, &what, &keys)
-            .map(|_| ())
-            .map_err(|ei| crate::error::failed(format!("{e:#}; and its index: {ei:#}"))),
+    let v = manifest_or_index(&repo, digest, index, &keys);
+    crate::trust::policy::judge(&v, &what, &keys).map(|_| ())
+}
+
+/// The signatures of the manifest `digest`, or, when they do not verify, of the index
+/// it was picked from (what `cosign sign IMAGE:TAG` signs); both sets of problems when
+/// neither does.
+fn manifest_or_index(
+    repo: &crate::trust::RegistryRepo<'_>,
+    digest: &Digest,
+    index: Option<&Digest>,
+    keys: &[crate::trust::PublicKey],
+) -> crate::trust::verify::Verification {
+    use crate::trust::verify;
+    let mut v = verify::signatures(repo, digest, keys);
+    let Some(index) = index.filter(|_| !v.ok()) else {
+        return v;
+    };
+    let on_index = verify::signatures(repo, index, keys);
+    if on_index.ok() {
+        return on_index;
     }
+    v.problems.extend(
+        on_index
+            .problems
+            .into_iter()
+            .map(|p| format!("its index: {p}")),
+    );
+    v
+}
+
+/// What `reference` names in its registry now (its digest, or its tag resolved), with
+/// the parsed reference and a client for the host.
+fn lookup(reference: &str) -> Result<(Source, Client, Resolved)> {
+    let src = Source::parse(reference)?;
+    let client = src.client()?;
+    let r = match (&src.digest, &src.tag) {
+        (Some(d), _) => fetch::resolve(&client, &src, &d.to_string())?,
+        (None, Some(t)) => fetch::resolve(&client, &src, t)?,
+        (None, None) => {
+            return Err(crate::error::input(format!(
+                "{reference}: name a tag or a digest"
+            )))
+        }
+    };
+    Ok((src, client, r))
 }
 
 /// Under a signature policy, refuses the registry base a published image names (its
@@ -200,17 +238,7 @@ pub fn require_signed(name: &str, digest: &Digest) -> Result<()> {
 /// Signs the image `reference` names in its registry (cosign's format, no
 /// attestations): how a team vouches for a vendor image it vetted, in its mirror.
 pub fn sign(reference: &str, key: &crate::trust::SigningKey) -> Result<crate::trust::sign::Signed> {
-    let src = Source::parse(reference)?;
-    let client = src.client()?;
-    let r = match (&src.digest, &src.tag) {
-        (Some(d), _) => fetch::resolve(&client, &src, &d.to_string())?,
-        (None, Some(t)) => fetch::resolve(&client, &src, t)?,
-        (None, None) => {
-            return Err(crate::error::input(format!(
-                "{reference}: name a tag or a digest"
-            )))
-        }
-    };
+    let (src, client, r) = lookup(reference)?;
     let repo = crate::trust::RegistryRepo {
         client: &client,
         repository: &src.repository,
@@ -228,28 +256,13 @@ pub fn verify(
     keys: &[crate::trust::PublicKey],
 ) -> Result<crate::trust::verify::Verification> {
     use crate::trust::verify;
-    let src = Source::parse(reference)?;
-    let client = src.client()?;
-    let r = match (&src.digest, &src.tag) {
-        (Some(d), _) => fetch::resolve(&client, &src, &d.to_string())?,
-        (None, Some(t)) => fetch::resolve(&client, &src, t)?,
-        (None, None) => {
-            return Err(crate::error::input(format!(
-                "{reference}: name a tag or a digest"
-            )))
-        }
-    };
+    let (src, client, r) = lookup(reference)?;
     let repo = crate::trust::RegistryRepo {
         client: &client,
         repository: &src.repository,
     };
-    let mut v = verify::signatures(&repo, &r.digest, keys);
-    if let (false, Some((index, _))) = (v.ok(), &r.index) {
-        let on_index = verify::signatures(&repo, index, keys);
-        if on_index.ok() {
-            v = on_index;
-        }
-    }
+    let index = r.index.as_ref().map(|(d, _)| d);
+    let mut v = manifest_or_index(&repo, &r.digest, index, keys);
     let signed = v.digest.clone();
     verify::attestations(&repo, &signed, keys, false, &mut v);
     Ok(v)
