@@ -71,12 +71,10 @@ impl Repository for RegistryRepo<'_> {
         self.client.has_blob(self.repository, digest)
     }
     fn push_blob(&self, digest: &Digest, bytes: &[u8]) -> Result<()> {
-        let open = |b: &[u8]| -> Box<dyn std::io::Read + Send + '_> {
-            Box::new(std::io::Cursor::new(b.to_vec()))
-        };
-        let opener = move || -> Result<Box<dyn std::io::Read + Send>> { Ok(open(bytes)) };
+        // Opened again for each attempt: the bytes themselves, no copy.
+        let open = || -> Result<Box<dyn std::io::Read + Send + '_>> { Ok(Box::new(bytes)) };
         self.client
-            .push_blob(self.repository, digest, bytes.len() as u64, &opener)
+            .push_blob(self.repository, digest, bytes.len() as u64, &open)
     }
     fn put_manifest(&self, tag: &str, m: &RawManifest) -> Result<()> {
         self.client
