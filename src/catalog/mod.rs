@@ -45,7 +45,9 @@ pub use publish::{
     PROVENANCE_MEDIA_TYPE, SBOM_MEDIA_TYPE,
 };
 pub use registry::RegistryCatalog;
-pub use resolve::{check_channel, list, pull, resolve, state, CatalogRef, PullOutcome, Resolved};
+pub use resolve::{
+    check_channel, list, pull, resolve, state, today, CatalogRef, PullOutcome, Resolved,
+};
 pub use spec::{CatalogSpec, DEFAULT_CATALOG};
 pub use state::{Assignment, ChannelState, Release, State, Status, StatusChange};
 

@@ -6,10 +6,11 @@
 use super::keys::PublicKey;
 use super::repo::CatalogRepo;
 use super::verify::{self, Verification};
-use crate::catalog::{self, Catalog, CatalogRef, EventKind};
+use crate::catalog::{self, Catalog, CatalogRef, EventKind, State};
 use crate::digest::Digest;
 use anyhow::Result;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ReleaseVerification {
@@ -32,8 +33,7 @@ pub fn verify_release(
     let name = r.name().to_string();
     let (digest, version, mut problems, warnings) = match r {
         CatalogRef::Version { version, .. } => {
-            let (d, p) = version_digest(cat, &name, version)?;
-            let w = status_warnings(cat, &name, version)?;
+            let (d, p, w) = check_version(cat, &name, version)?;
             (d, Some(version.clone()), p, w)
         }
         _ => {
@@ -57,33 +57,46 @@ pub fn verify_release(
     })
 }
 
-/// What the lifecycle says about `NAME:VERSION` (revoked, deprecated, end of life):
-/// worth knowing beside a valid signature.
-fn status_warnings(cat: &dyn Catalog, name: &str, version: &str) -> Result<Vec<String>> {
-    let st = catalog::state(cat, name)?;
-    let Some(rel) = st.release(version) else {
-        return Ok(Vec::new());
-    };
-    Ok(match rel.status {
-        catalog::Status::Released => Vec::new(),
-        status => vec![format!(
-            "{name}:{version} is {status}{}",
-            rel.reason().map(|r| format!(": {r}")).unwrap_or_default()
-        )],
-    })
-}
-
-/// The digest `NAME:VERSION` names, and a problem when it is not the one released.
-fn version_digest(cat: &dyn Catalog, name: &str, version: &str) -> Result<(Digest, Vec<String>)> {
+/// The digest `NAME:VERSION` names; a problem when it is not the one released; and
+/// what the lifecycle says about it (revoked, deprecated, end of life), worth knowing
+/// beside a valid signature. The event log is read once for both.
+fn check_version(
+    cat: &dyn Catalog,
+    name: &str,
+    version: &str,
+) -> Result<(Digest, Vec<String>, Vec<String>)> {
     let tagged = cat.head_manifest(name, version)?.ok_or_else(|| {
         crate::error::input(format!(
             "{name}:{version} is not in the catalog {} (see `corebuild catalog list {name}`)",
             cat.location()
         ))
     })?;
-    let released: Vec<Digest> = catalog::events::read_all(cat, name)?
-        .into_iter()
-        .filter_map(|e| match e.kind {
+    let log = catalog::events::read_all(cat, name)?;
+    let problems = retag_problems(cat, name, version, &tagged, &log);
+    let published = BTreeMap::from([(version.to_string(), tagged.clone())]);
+    let st = State::fold(name, &log, &published, &catalog::today());
+    let warnings = match st.release(version) {
+        Some(rel) if rel.status != catalog::Status::Released => vec![format!(
+            "{name}:{version} is {}{}",
+            rel.status,
+            rel.reason().map(|r| format!(": {r}")).unwrap_or_default()
+        )],
+        _ => Vec::new(),
+    };
+    Ok((tagged, problems, warnings))
+}
+
+/// A problem when the tag does not name a digest the log released `version` as.
+fn retag_problems(
+    cat: &dyn Catalog,
+    name: &str,
+    version: &str,
+    tagged: &Digest,
+    log: &[catalog::Event],
+) -> Vec<String> {
+    let released: Vec<&Digest> = log
+        .iter()
+        .filter_map(|e| match &e.kind {
             EventKind::Released {
                 version: v, digest, ..
             } if v == version => Some(digest),
@@ -106,5 +119,5 @@ fn version_digest(cat: &dyn Catalog, name: &str, version: &str) -> Result<(Diges
                 .join(", ")
         ));
     }
-    Ok((tagged, problems))
+    problems
 }
