@@ -16,6 +16,7 @@ mod lock;
 mod merge;
 mod model;
 mod pin;
+pub mod product;
 mod raw;
 mod suite;
 mod unit;
@@ -85,6 +86,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError
             .transpose()?,
     };
     let outputs = outputs(&src, raw.outputs.as_ref())?;
+    let product = product::product(&src, raw.product.as_ref())?;
+    let known_issues = product::known_issues(&src, &raw.known_issue)?;
 
     let fragments = include::collect(&src, &raw.include)?;
     let mut sources = vec![file.clone()];
@@ -112,6 +115,8 @@ pub fn load(path: &Path, opts: &LoadOptions) -> Result<Blueprint, BlueprintError
         lifecycle,
         changes: merged.changes,
         outputs,
+        product,
+        known_issues,
         apt_sources: merged.apt_sources,
         sources,
         lock,

@@ -28,6 +28,10 @@ pub struct Blueprint {
     pub lifecycle: Lifecycle,
     pub changes: Vec<Change>,
     pub outputs: Outputs,
+    /// `[product]`: owner, contact, bug tracker, documentation, upstream references.
+    pub product: super::product::Product,
+    /// `[[known_issue]]` entries, in declaration order.
+    pub known_issues: Vec<super::product::KnownIssue>,
     /// `[[apt.source]]` entries, fragments' first, in declaration order.
     pub apt_sources: Vec<AptSource>,
     pub sources: Vec<PathBuf>,

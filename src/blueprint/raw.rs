@@ -29,6 +29,9 @@ pub struct RawBlueprint {
     pub change: Vec<RawChange>,
     pub outputs: Option<RawOutputs>,
     pub apt: Option<RawApt>,
+    pub product: Option<super::product::RawProduct>,
+    #[serde(default)]
+    pub known_issue: Vec<super::product::RawKnownIssue>,
 }
 
 /// A team-owned fragment: the blueprint schema minus what only a blueprint may say
@@ -56,6 +59,8 @@ pub const BLUEPRINT_ONLY_KEYS: &[&str] = &[
     "epoch",
     "outputs",
     "lifecycle",
+    "product",
+    "known_issue",
 ];
 
 /// The parts that blueprints and fragments share, taken out of either.

@@ -27,6 +27,10 @@ pub struct DiskFact {
 #[derive(Debug, Clone)]
 pub struct ReleaseFacts {
     pub name: String,
+    /// `[product]`: owner, contact, bug tracker, documentation, upstream references.
+    pub product: crate::blueprint::product::Product,
+    /// `[[known_issue]]` entries.
+    pub known_issues: Vec<crate::blueprint::product::KnownIssue>,
     pub version: String,
     pub description: String,
     pub digest: Digest,

@@ -146,6 +146,8 @@ pub fn gather(
         .map(|(n, v)| format!("{} ({v})", n.trim_start_matches("linux-image-")));
     Ok(ReleaseFacts {
         name: bp.name.clone(),
+        product: bp.product.clone(),
+        known_issues: bp.known_issues.clone(),
         version: bp.version.to_string(),
         description: bp.description.clone(),
         digest: image.digest.clone(),

@@ -152,6 +152,7 @@ pub fn render(f: &ReleaseFacts) -> String {
         }
     }
 
+    super::product::known_issues(&mut s, f);
     let _ = writeln!(s, "## Service contract\n");
     let skips = f.report.suites.iter().any(|r| !r.skipped().is_empty());
     let _ = writeln!(
@@ -177,6 +178,7 @@ pub fn render(f: &ReleaseFacts) -> String {
         "\nSee `{}-technical.md` for the contract in words, the package list and how to verify.",
         f.version
     );
+    super::product::support(&mut s, f);
     s
 }
 

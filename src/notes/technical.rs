@@ -146,6 +146,12 @@ pub fn render(f: &ReleaseFacts) -> String {
         f.name,
         f.version
     );
+    super::product::support(&mut s, f);
+    if !f.known_issues.is_empty() {
+        s.push('\n');
+        super::product::known_issues(&mut s, f);
+        s.truncate(s.trim_end().len() + 1);
+    }
     s
 }
 

@@ -57,6 +57,19 @@ fn facts() -> ReleaseFacts {
         }],
     );
     ReleaseFacts {
+        product: crate::blueprint::product::Product {
+            owner: Some("platform-os".into()),
+            contact: Some("os-team@example.com".into()),
+            bug_tracker: Some("https://bugs.example.com/core-minimal".into()),
+            documentation: None,
+            upstream: vec!["https://www.debian.org/releases/bookworm/releasenotes".into()],
+        },
+        known_issues: vec![crate::blueprint::product::KnownIssue {
+            id: "KI-7".into(),
+            summary: "curl prints a warning about a missing ~/.curlrc".into(),
+            workaround: Some("create an empty ~/.curlrc".into()),
+            fixed_in: None,
+        }],
         name: "core-minimal".into(),
         version: "1.0.1".into(),
         description: "Minimal core".into(),

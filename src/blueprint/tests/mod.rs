@@ -5,6 +5,7 @@ mod apt;
 mod errors;
 mod includes;
 mod lock;
+mod product;
 mod valid;
 
 use super::{load, Blueprint, BlueprintError, LoadOptions};
