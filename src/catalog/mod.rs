@@ -26,6 +26,7 @@ mod artifact;
 pub mod attest;
 pub mod base;
 mod base_policy;
+pub mod dependents;
 pub mod events;
 mod layout;
 mod lifecycle;

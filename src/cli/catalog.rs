@@ -38,6 +38,8 @@ pub enum Command {
     Resolve(ResolveArgs),
     /// The artifacts attached to a release (contract reports, SBOM, provenance, OpenVEX, notes, disks).
     Artifacts(ArtifactsArgs),
+    /// The releases built on a release, transitively (nearest first).
+    Dependents(DependentsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -83,6 +85,7 @@ pub fn run(c: Command) -> anyhow::Result<i32> {
         Command::List(a) => list(a),
         Command::Resolve(a) => resolve(a),
         Command::Artifacts(a) => artifacts(a),
+        Command::Dependents(a) => dependents(a),
     }
 }
 
@@ -145,6 +148,39 @@ fn resolve(a: ResolveArgs) -> anyhow::Result<i32> {
         output::json(&r)?;
     } else {
         say!("{}", r.pinned);
+    }
+    Ok(0)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DependentsArgs {
+    /// NAME:VERSION, NAME@CHANNEL or NAME@sha256:… (revoked releases included).
+    pub reference: String,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn dependents(a: DependentsArgs) -> anyhow::Result<i32> {
+    let cat = a.catalog.open()?;
+    let r = catalog::resolve(cat.as_ref(), &CatalogRef::parse(&a.reference)?, true)?;
+    let found = catalog::dependents::dependents(cat.as_ref(), &r.digest)?;
+    if a.json {
+        output::json(&serde_json::json!({ "release": r.pinned, "dependents": found }))?;
+    } else if found.is_empty() {
+        say!("no release is built on {}", r.pinned);
+    } else {
+        for d in &found {
+            say!(
+                "{}{}:{} {} (on {})",
+                "  ".repeat(d.depth - 1),
+                d.name,
+                d.version,
+                d.digest,
+                d.base
+            );
+        }
     }
     Ok(0)
 }

@@ -11,6 +11,7 @@ mod catalog;
 mod contract;
 mod core_vm;
 mod crash;
+mod dependents;
 mod determinism;
 mod diff;
 mod disk;

@@ -1,0 +1,85 @@
+//! Which releases are built on a release, transitively: each release's image names its
+//! base (`org.opencontainers.image.base.digest`), so the catalog alone answers, without
+//! rewriting any release.
+
+use super::resolve::list;
+use super::Catalog;
+use crate::digest::Digest;
+use anyhow::Result;
+use oci_spec::image::ImageManifest;
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// A release built (directly or through others) on the one asked about.
+#[derive(Debug, Clone, Serialize)]
+pub struct Dependent {
+    pub name: String,
+    pub version: String,
+    pub digest: Digest,
+    /// The base it names (`catalog:NAME:VERSION`, or as the blueprint wrote it).
+    pub base: String,
+    pub base_digest: Digest,
+    /// 1: built on it; 2: built on a release built on it; …
+    pub depth: usize,
+}
+
+/// The base an image names: its annotation's name and digest.
+pub fn base_of(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Option<(String, Digest)>> {
+    let Some(m) = cat.get_manifest(name, &digest.to_string())? else {
+        return Ok(None);
+    };
+    let manifest: ImageManifest = m.parse()?;
+    let ann = manifest.annotations().clone().unwrap_or_default();
+    let base_digest = ann
+        .get("org.opencontainers.image.base.digest")
+        .and_then(|d| d.parse::<Digest>().ok());
+    Ok(base_digest.map(|d| {
+        let n = ann
+            .get("org.opencontainers.image.base.name")
+            .cloned()
+            .unwrap_or_default();
+        (n, d)
+    }))
+}
+
+/// Every release built on `target`, nearest first (then by name and version).
+pub fn dependents(cat: &dyn Catalog, target: &Digest) -> Result<Vec<Dependent>> {
+    let mut edges = Vec::new();
+    for st in list(cat, None)? {
+        for r in &st.releases {
+            if let Some((base, base_digest)) = base_of(cat, &st.name, &r.digest)? {
+                edges.push((
+                    st.name.clone(),
+                    r.version.clone(),
+                    r.digest.clone(),
+                    base,
+                    base_digest,
+                ));
+            }
+        }
+    }
+    let mut out: Vec<Dependent> = Vec::new();
+    let mut seen = BTreeSet::from([target.clone()]);
+    let mut frontier = BTreeSet::from([target.clone()]);
+    let mut depth = 0;
+    while !frontier.is_empty() {
+        depth += 1;
+        let mut next = BTreeSet::new();
+        for (name, version, digest, base, base_digest) in &edges {
+            if frontier.contains(base_digest) && seen.insert(digest.clone()) {
+                next.insert(digest.clone());
+                out.push(Dependent {
+                    name: name.clone(),
+                    version: version.clone(),
+                    digest: digest.clone(),
+                    base: base.clone(),
+                    base_digest: base_digest.clone(),
+                    depth,
+                });
+            }
+        }
+        frontier = next;
+    }
+    out.sort_by(|a, b| (a.depth, &a.name, &a.version).cmp(&(b.depth, &b.name, &b.version)));
+    Ok(out)
+}

@@ -1,0 +1,62 @@
+//! `catalog dependents`: the releases built on a release, transitively, from the
+//! catalog alone.
+
+use crate::catalog::{json_of, Project};
+use crate::util::*;
+use std::path::PathBuf;
+
+fn on(p: &Project, name: &str, base: &str) -> PathBuf {
+    let dir = p.ws.blueprint(
+        name,
+        &format!(
+            "name = \"{name}\"\nversion = \"1.0.0\"\ndescription = \"on {base}\"\n\
+             [base]\nref = \"catalog:{base}\"\n\
+             [[layer]]\nfiles = [ {{ src = \"extra\", dest = \"/etc/{name}\", mode = \"0644\" }} ]\n"
+        ),
+    );
+    std::fs::write(dir.join("extra"), format!("{name}\n")).unwrap();
+    dir
+}
+
+#[test]
+fn dependents_are_listed_transitively_nearest_first() {
+    let p = Project::new();
+    let spec = format!("oci-layout:{}", p.ws.path().join("catalog").display());
+    p.candidate("1.0.0", "one\n");
+    run_ok(p.cb(&spec).arg("publish").arg(&p.bp));
+    for (name, base) in [("mid", "tiny-web:1.0.0"), ("top", "mid:1.0.0")] {
+        let bp = on(&p, name, base);
+        run_ok(p.cb(&spec).arg("test").arg(&bp));
+        run_ok(p.cb(&spec).arg("publish").arg(&bp));
+    }
+    let v = json_of(&run_ok(p.cb(&spec).args([
+        "catalog",
+        "dependents",
+        "tiny-web:1.0.0",
+        "--json",
+    ])));
+    let found: Vec<(String, u64)> = v["dependents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_string(),
+                d["depth"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        found,
+        vec![("mid".to_string(), 1), ("top".to_string(), 2)],
+        "{v}"
+    );
+    assert_eq!(v["dependents"][1]["base"], "catalog:mid:1.0.0");
+    let none = json_of(&run_ok(p.cb(&spec).args([
+        "catalog",
+        "dependents",
+        "top:1.0.0",
+        "--json",
+    ])));
+    assert_eq!(none["dependents"], serde_json::json!([]));
+}
