@@ -83,3 +83,38 @@ pub fn dependents(cat: &dyn Catalog, target: &Digest) -> Result<Vec<Dependent>> 
     out.sort_by(|a, b| (a.depth, &a.name, &a.version).cmp(&(b.depth, &b.name, &b.version)));
     Ok(out)
 }
+
+/// Why `digest` (released as `name`) stands on a revoked base, if it does: its base, or
+/// its base's base, and so on, is a catalog release that was revoked since.
+pub fn revoked_base(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Option<String>> {
+    let (mut name, mut digest) = (name.to_string(), digest.clone());
+    for _ in 0..16 {
+        let Some((base, base_digest)) = base_of(cat, &name, &digest)? else {
+            return Ok(None);
+        };
+        let Some(rest) = base.strip_prefix(super::base::PREFIX) else {
+            return Ok(None);
+        };
+        let base_name = rest
+            .split([':', '@'])
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if super::check_name(&base_name).is_err() {
+            return Ok(None);
+        }
+        let st = super::resolve::state(cat, &base_name)?;
+        let Some(r) = st.releases.iter().find(|r| r.digest == base_digest) else {
+            return Ok(None);
+        };
+        if r.status == super::Status::Revoked {
+            return Ok(Some(format!(
+                "base revoked: it is built on {base_name}:{} ({base_digest}), revoked: {}",
+                r.version,
+                r.reason().unwrap_or("no reason given")
+            )));
+        }
+        (name, digest) = (base_name, base_digest);
+    }
+    Ok(None)
+}

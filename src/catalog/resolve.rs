@@ -158,6 +158,9 @@ pub struct Resolved {
     /// Under a signature policy: the fingerprint of the trusted key that signed it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
+    /// Why it stands on a revoked base, when it does (the release itself is unchanged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_revoked: Option<String>,
 }
 
 impl Resolved {
@@ -175,9 +178,17 @@ impl Resolved {
 }
 
 /// Resolves `r`. A revoked release fails (exit 1) unless `allow_revoked`.
+/// A release built on a revoked base resolves, with a warning (`base_revoked`).
 pub fn resolve(cat: &dyn Catalog, r: &CatalogRef, allow_revoked: bool) -> Result<Resolved> {
     let st = state(cat, r.name())?;
-    resolve_in(cat, &st, r, allow_revoked)
+    let mut resolved = resolve_in(cat, &st, r, allow_revoked)?;
+    resolved.base_revoked = super::dependents::revoked_base(cat, &resolved.name, &resolved.digest)?;
+    if let Some(why) = &resolved.base_revoked {
+        resolved
+            .warnings
+            .push(format!("{}:{}: {why}", resolved.name, resolved.version));
+    }
+    Ok(resolved)
 }
 
 pub(crate) fn resolve_in(
@@ -267,6 +278,7 @@ pub(crate) fn resolve_in(
         end_of_support: release.end_of_support.clone(),
         warnings,
         signed_by: None,
+        base_revoked: None,
     })
 }
 

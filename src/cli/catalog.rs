@@ -60,6 +60,9 @@ pub struct ResolveArgs {
     /// Resolve a revoked release anyway (with a warning), e.g. to inspect it.
     #[arg(long)]
     pub allow_revoked: bool,
+    /// Fail (exit 1) when the release is built on a revoked base, instead of warning.
+    #[arg(long)]
+    pub strict: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -141,6 +144,12 @@ fn resolve(a: ResolveArgs) -> anyhow::Result<i32> {
         a.allow_revoked,
     )?;
     r.require_signed(cat.as_ref())?;
+    if let (true, Some(why)) = (a.strict, &r.base_revoked) {
+        return Err(crate::error::failed(format!(
+            "{}: {why} (--strict)",
+            r.pinned
+        )));
+    }
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }

@@ -59,4 +59,24 @@ fn dependents_are_listed_transitively_nearest_first() {
         "--json",
     ])));
     assert_eq!(none["dependents"], serde_json::json!([]));
+
+    // Revoking the base marks its dependents "base revoked" without rewriting them.
+    run_ok(
+        p.cb(&spec)
+            .args(["revoke", "tiny-web:1.0.0", "--reason", "CVE-2099-7"]),
+    );
+    let o = run_ok(
+        p.cb(&spec)
+            .args(["catalog", "resolve", "top:1.0.0", "--json"]),
+    );
+    let r = json_of(&o);
+    let why = r["base_revoked"].as_str().unwrap();
+    assert!(
+        why.contains("tiny-web:1.0.0") && why.contains("CVE-2099-7"),
+        "{why}"
+    );
+    assert!(stderr(&o).contains("base revoked"), "{}", stderr(&o));
+    let mut c = p.cb(&spec);
+    c.args(["catalog", "resolve", "top:1.0.0", "--strict"]);
+    fails_with(c, 1, "base revoked");
 }
