@@ -1,14 +1,13 @@
 //! Which releases are built on a release, transitively: each release's image names its
 //! base (`org.opencontainers.image.base.digest`), so the catalog alone answers, without
-//! rewriting any release.
+//! rewriting any release. [`super::view::View`] answers it for the whole catalog at
+//! once; [`revoked_base`] walks one release's chain of bases for `resolve`.
 
-use super::resolve::list;
 use super::Catalog;
 use crate::digest::Digest;
 use anyhow::Result;
 use oci_spec::image::ImageManifest;
 use serde::Serialize;
-use std::collections::BTreeSet;
 
 /// A release built (directly or through others) on the one asked about.
 #[derive(Debug, Clone, Serialize)]
@@ -40,48 +39,6 @@ pub fn base_of(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Option<
             .unwrap_or_default();
         (n, d)
     }))
-}
-
-/// Every release built on `target`, nearest first (then by name and version).
-pub fn dependents(cat: &dyn Catalog, target: &Digest) -> Result<Vec<Dependent>> {
-    let mut edges = Vec::new();
-    for st in list(cat, None)? {
-        for r in &st.releases {
-            if let Some((base, base_digest)) = base_of(cat, &st.name, &r.digest)? {
-                edges.push((
-                    st.name.clone(),
-                    r.version.clone(),
-                    r.digest.clone(),
-                    base,
-                    base_digest,
-                ));
-            }
-        }
-    }
-    let mut out: Vec<Dependent> = Vec::new();
-    let mut seen = BTreeSet::from([target.clone()]);
-    let mut frontier = BTreeSet::from([target.clone()]);
-    let mut depth = 0;
-    while !frontier.is_empty() {
-        depth += 1;
-        let mut next = BTreeSet::new();
-        for (name, version, digest, base, base_digest) in &edges {
-            if frontier.contains(base_digest) && seen.insert(digest.clone()) {
-                next.insert(digest.clone());
-                out.push(Dependent {
-                    name: name.clone(),
-                    version: version.clone(),
-                    digest: digest.clone(),
-                    base: base.clone(),
-                    base_digest: base_digest.clone(),
-                    depth,
-                });
-            }
-        }
-        frontier = next;
-    }
-    out.sort_by(|a, b| (a.depth, &a.name, &a.version).cmp(&(b.depth, &b.name, &b.version)));
-    Ok(out)
 }
 
 /// Why `digest` (released as `name`) stands on a revoked base, if it does: its base, or

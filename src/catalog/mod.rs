@@ -35,6 +35,7 @@ mod registry;
 mod resolve;
 mod spec;
 mod state;
+pub mod view;
 
 pub use crate::registry::RetryPolicy;
 pub use artifact::{read_artifact_layer, Artifact, ArtifactLayer, BlobData, FALLBACK_TAG_PREFIX};

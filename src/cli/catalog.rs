@@ -1,7 +1,8 @@
 //! `corebuild catalog list [NAME]`, `catalog resolve REF`, `catalog artifacts REF`, and
 //! the `--catalog`/`--insecure` options every catalog command shares.
 
-use crate::catalog::{self, Catalog, CatalogRef, OpenOptions, State, DEFAULT_CATALOG};
+use crate::catalog::view::ListedState;
+use crate::catalog::{self, Catalog, CatalogRef, OpenOptions, DEFAULT_CATALOG};
 use crate::cli::output;
 use crate::cli::output::say;
 use crate::digest::Digest;
@@ -94,26 +95,28 @@ pub fn run(c: Command) -> anyhow::Result<i32> {
 
 fn list(a: ListArgs) -> anyhow::Result<i32> {
     let cat = a.catalog.open()?;
-    let states = catalog::list(cat.as_ref(), a.name.as_deref())?;
+    let view = catalog::view::View::load(cat.as_ref(), a.name.as_deref())?;
+    let listing = view.listing();
     if a.json {
-        output::json(&states)?;
+        output::json(&listing)?;
         return Ok(0);
     }
-    if states.is_empty() {
+    if listing.is_empty() {
         say!("no releases in {}", cat.location());
     }
-    for s in &states {
+    for s in &listing {
         print_state(s);
     }
     Ok(0)
 }
 
-fn print_state(s: &State) {
+fn print_state(s: &ListedState) {
     say!("{}", s.name);
     if s.releases.is_empty() {
         say!("  (no releases)");
     }
-    for r in &s.releases {
+    for l in &s.releases {
+        let r = l.release;
         say!(
             "  {:<12} {:<12} released {}  support until {}  {}{}",
             r.version,
@@ -127,8 +130,11 @@ fn print_state(s: &State) {
                 format!("  [{}]", r.channels.join(", "))
             }
         );
+        if let Some(why) = &l.base_revoked {
+            say!("  {:<12} {why}", "");
+        }
     }
-    for ch in &s.channels {
+    for ch in s.channels {
         match (&ch.version, &ch.digest) {
             (Some(v), Some(d)) => say!("  @{:<11} -> {v} ({d})", ch.name),
             _ => say!("  @{:<11} -> (empty)", ch.name),
@@ -174,7 +180,7 @@ pub struct DependentsArgs {
 fn dependents(a: DependentsArgs) -> anyhow::Result<i32> {
     let cat = a.catalog.open()?;
     let r = catalog::resolve(cat.as_ref(), &CatalogRef::parse(&a.reference)?, true)?;
-    let found = catalog::dependents::dependents(cat.as_ref(), &r.digest)?;
+    let found = catalog::view::View::load(cat.as_ref(), None)?.dependents(&r.digest);
     if a.json {
         output::json(&serde_json::json!({ "release": r.pinned, "dependents": found }))?;
     } else if found.is_empty() {

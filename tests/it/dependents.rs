@@ -79,4 +79,31 @@ fn dependents_are_listed_transitively_nearest_first() {
     let mut c = p.cb(&spec);
     c.args(["catalog", "resolve", "top:1.0.0", "--strict"]);
     fails_with(c, 1, "base revoked");
+
+    // `catalog list` marks both dependents, and not the base itself.
+    let o = run_ok(p.cb(&spec).args(["catalog", "list"]));
+    assert_eq!(
+        stdout(&o).matches("base revoked").count(),
+        2,
+        "{}",
+        stdout(&o)
+    );
+    let listed = json_of(&run_ok(p.cb(&spec).args(["catalog", "list", "--json"])));
+    let marked: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["releases"][0]["base_revoked"].is_string())
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(marked, ["mid", "top"], "{listed}");
+    let mid = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "mid");
+    assert_eq!(
+        mid.unwrap()["releases"][0]["base"]["name"],
+        "catalog:tiny-web:1.0.0"
+    );
 }
