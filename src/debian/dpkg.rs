@@ -15,6 +15,9 @@ pub struct Record {
     pub architecture: Option<String>,
     pub version: Option<String>,
     pub status: Option<String>,
+    /// The source package (`Source:` without its optional `(version)`); absent when it
+    /// has the binary package's name.
+    pub source: Option<String>,
 }
 
 impl Record {
@@ -61,6 +64,7 @@ pub fn parse(text: &str) -> Vec<Record> {
             architecture: None,
             version: None,
             status: None,
+            source: None,
         });
         let value = value.trim().to_string();
         match field.to_ascii_lowercase().as_str() {
@@ -68,6 +72,7 @@ pub fn parse(text: &str) -> Vec<Record> {
             "architecture" => r.architecture = Some(value),
             "version" => r.version = Some(value),
             "status" => r.status = Some(value),
+            "source" => r.source = value.split_whitespace().next().map(str::to_string),
             _ => {}
         }
     }
@@ -86,6 +91,15 @@ pub fn installed(text: &str) -> std::collections::BTreeMap<String, (String, Stri
             let arch = r.architecture.clone().unwrap_or_else(|| "all".into());
             Some((r.package, (r.version?, arch)))
         })
+        .collect()
+}
+
+/// The source package of every installed binary package whose source has another name.
+pub fn sources(text: &str) -> std::collections::BTreeMap<String, String> {
+    parse(text)
+        .into_iter()
+        .filter(|r| r.installed())
+        .filter_map(|r| Some((r.package.clone(), r.source.filter(|s| *s != r.package)?)))
         .collect()
 }
 
@@ -126,6 +140,7 @@ Package: libc6
 Status: install ok installed
 Priority: optional
 Architecture: amd64
+Source: glibc
 Multi-Arch: same
 Version: 2.36-9+deb12u4
 Description: GNU C Library: Shared libraries
@@ -137,6 +152,7 @@ Description: GNU C Library: Shared libraries
 Package: telnetd
 Status: deinstall ok config-files
 Architecture: amd64
+Source: inetutils (2:2.4-2)
 Version: 0.17+2.4-2
 
 Package: libc6
@@ -144,6 +160,17 @@ Status: install ok installed
 Architecture: i386
 Version: 2.36-9+deb12u4
 ";
+
+    #[test]
+    fn source_names_of_installed_packages_only_where_they_differ() {
+        let r = parse(STATUS_TEXT);
+        assert_eq!(r[1].source.as_deref(), Some("inetutils"));
+        let s = sources(&format!("{STATUS_TEXT}\nPackage: curl\nStatus: install ok installed\nSource: curl\nVersion: 1\n"));
+        assert_eq!(
+            s.into_iter().collect::<Vec<_>>(),
+            [("libc6".to_string(), "glibc".to_string())]
+        );
+    }
 
     #[test]
     fn parses_paragraphs_and_status() {

@@ -53,6 +53,8 @@ pub struct ReleaseFacts {
     /// Suite name → major version of the previous release's contract, when known.
     pub previous_suite_versions: Vec<(String, String)>,
     pub packages: Vec<(String, String)>,
+    /// Binary package → its source package, where the names differ (for tracker links).
+    pub sources: std::collections::BTreeMap<String, String>,
     pub layers: Vec<LayerFact>,
     pub glibc: Option<String>,
     pub kernel: Option<String>,

@@ -93,6 +93,9 @@ pub fn gather(
 ) -> Result<ReleaseFacts> {
     let tree = read_tree(store, image)?;
     let pkgs = packages(&tree);
+    let sources = crate::debian::dpkg::sources(&String::from_utf8_lossy(
+        tree.dpkg_status().unwrap_or_default(),
+    ));
     let diff = match &previous {
         Some(Previous { diff: Some(d), .. }) => Some(d.clone()),
         Some(p) => Some(diff_images(
@@ -179,6 +182,7 @@ pub fn gather(
         report: report.clone(),
         suites: suites.to_vec(),
         packages: pkgs.into_iter().collect(),
+        sources,
         layers,
         glibc,
         kernel,

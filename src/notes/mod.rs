@@ -4,6 +4,7 @@ pub mod diff;
 pub mod facts;
 pub mod gather;
 pub mod import;
+pub mod links;
 pub mod product;
 pub mod release;
 pub mod render_diff;

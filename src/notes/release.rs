@@ -4,6 +4,7 @@
 use crate::advisory::fixed::{by_advisory, Fix};
 use crate::blueprint::ChangeKind;
 use crate::notes::facts::{contract_major_changes, kind_heading, ReleaseFacts, KINDS};
+use crate::notes::links;
 use crate::notes::render_diff::PATH_LIMIT;
 use std::fmt::Write;
 
@@ -82,8 +83,8 @@ pub fn render(f: &ReleaseFacts) -> String {
                 for c in list {
                     let _ = writeln!(
                         s,
-                        "  - {verb} `{}` {}",
-                        c.name,
+                        "  - {verb} {} {}",
+                        links::package(&c.name, &f.sources),
                         match (&c.from, &c.to) {
                             (Some(a), Some(b)) => format!("{a} → {b}"),
                             (None, Some(b)) => b.clone(),
@@ -207,7 +208,7 @@ fn highlights(s: &mut String, f: &ReleaseFacts) {
         found
             .iter()
             .find(|(a, _)| a.eq_ignore_ascii_case(id))
-            .map(|(_, fs)| who(fs))
+            .map(|(_, fs)| fs.clone())
     };
     if f.changes.is_empty() && found.is_empty() {
         let _ = writeln!(s, "No changes were declared for this release.\n");
@@ -226,9 +227,9 @@ fn highlights(s: &mut String, f: &ReleaseFacts) {
             match &c.id {
                 Some(id) => {
                     let by = fixed_by(id)
-                        .map(|w| format!(" (fixed by {w})"))
+                        .map(|fs| format!(" (fixed by {})", who(&fs, f)))
                         .unwrap_or_default();
-                    let _ = writeln!(s, "- **{id}**: {}{by}", c.summary);
+                    let _ = writeln!(s, "- **{}**: {}{by}", links::advisory(id), c.summary);
                 }
                 None => {
                     let _ = writeln!(s, "- {}", c.summary);
@@ -238,18 +239,27 @@ fn highlights(s: &mut String, f: &ReleaseFacts) {
         for (id, fs) in extra {
             let _ = writeln!(
                 s,
-                "- **{id}**: fixed by {} (from its Debian changelog)",
-                who(fs)
+                "- **{}**: fixed by {} (from its Debian changelog)",
+                links::advisory(id),
+                who(fs, f)
             );
         }
         s.push('\n');
     }
 }
 
-/// "`corelib` 1.0-1 → 1.0-2, `libssl3` 3.0.14-1 → 3.0.15-1".
-fn who(fs: &[&Fix]) -> String {
+/// "`corelib` 1.0-1 → 1.0-2, `libssl3` 3.0.14-1 → 3.0.15-1", each package linked to
+/// the security tracker.
+fn who(fs: &[&Fix], f: &ReleaseFacts) -> String {
     fs.iter()
-        .map(|f| format!("`{}` {} → {}", f.package, f.old_version, f.new_version))
+        .map(|x| {
+            format!(
+                "{} {} → {}",
+                links::package(&x.package, &f.sources),
+                x.old_version,
+                x.new_version
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -4,7 +4,7 @@
 //! release against.
 
 use crate::notes::facts::ReleaseFacts;
-use crate::notes::words;
+use crate::notes::{links, words};
 use std::fmt::Write;
 
 pub fn render(f: &ReleaseFacts) -> String {
@@ -70,7 +70,7 @@ pub fn render(f: &ReleaseFacts) -> String {
     } else {
         let _ = writeln!(s, "| package | version |\n|---|---|");
         for (n, v) in &f.packages {
-            let _ = writeln!(s, "| {n} | {v} |");
+            let _ = writeln!(s, "| {} | {v} |", links::package(n, &f.sources));
         }
         s.push('\n');
     }
@@ -195,10 +195,14 @@ fn advisories(s: &mut String, f: &ReleaseFacts) {
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} |",
-            x.package,
+            links::package(&x.package, &f.sources),
             x.old_version,
             x.new_version,
-            x.advisories.join(", ")
+            x.advisories
+                .iter()
+                .map(|a| links::advisory(a))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     s.push('\n');

@@ -134,6 +134,7 @@ fn facts() -> ReleaseFacts {
         report,
         suites: vec![suite],
         previous_suite_versions: vec![("posix-base".into(), "1.0.0".into())],
+        sources: [("libc6".to_string(), "glibc".to_string())].into(),
         packages: vec![
             ("curl".into(), "7.88.1-10+deb12u5".into()),
             ("libc6".into(), "2.36-9".into()),
@@ -206,6 +207,8 @@ fn check(name: &str, actual: &str) {
     );
 }
 
+const T: &str = crate::notes::links::TRACKER;
+
 #[test]
 fn release_notes_snapshot() {
     let f = facts();
@@ -217,12 +220,12 @@ fn release_notes_snapshot() {
     );
     // The blueprint's own id is not repeated: it says which package fixed it.
     assert!(
-        a.contains("- **DSA-5555-1**: curl fixes (fixed by `curl` 7.88.1-10 → 7.88.1-10+deb12u5)")
-    );
-    assert_eq!(a.matches("DSA-5555-1").count(), 1, "{a}");
-    assert!(a.contains(
-        "- **CVE-2023-38545**: fixed by `curl` 7.88.1-10 → 7.88.1-10+deb12u5 (from its Debian changelog)"
-    ));
+        a.contains(&format!("- **[DSA-5555-1]({T}DSA-5555-1)**: curl fixes (fixed by [`curl`]({T}source-package/curl) 7.88.1-10 → 7.88.1-10+deb12u5)"))
+    , "{a}");
+    assert_eq!(a.matches("[DSA-5555-1]").count(), 1, "{a}");
+    assert!(a.contains(&format!(
+        "- **[CVE-2023-38545]({T}CVE-2023-38545)**: fixed by [`curl`]({T}source-package/curl) 7.88.1-10 → 7.88.1-10+deb12u5 (from its Debian changelog)"
+    )));
     check("release.md", &a);
 }
 
@@ -248,7 +251,14 @@ fn release_notes_name_skipped_tests() {
 fn technical_notes_snapshot() {
     let t = technical::render(&facts());
     assert!(t.contains("(regression test for BUG-7)"));
-    assert!(t.contains("| curl | 7.88.1-10 | 7.88.1-10+deb12u5 | CVE-2023-38545, DSA-5555-1 |"));
+    assert!(t.contains(&format!(
+        "| [`curl`]({T}source-package/curl) | 7.88.1-10 | 7.88.1-10+deb12u5 | [CVE-2023-38545]({T}CVE-2023-38545), [DSA-5555-1]({T}DSA-5555-1) |"
+    )), "{t}");
+    // A binary package links to its source package.
+    assert!(
+        t.contains(&format!("| [`libc6`]({T}source-package/glibc) | 2.36-9 |")),
+        "{t}"
+    );
     check("technical.md", &t);
 }
 

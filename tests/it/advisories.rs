@@ -91,23 +91,23 @@ fn a_release_names_the_advisories_its_upgraded_packages_fixed() {
         .unwrap_or_else(|| panic!("no security advisories heading:\n{n2}"));
     assert!(
         security.contains(
-            "- **CVE-2026-0001**: fixed by `corelib` 1.0-1 → 1.0-2 (from its Debian changelog)"
+            "- **[CVE-2026-0001](https://security-tracker.debian.org/tracker/CVE-2026-0001)**: fixed by [`corelib`](https://security-tracker.debian.org/tracker/source-package/corelib) 1.0-1 → 1.0-2 (from its Debian changelog)"
         ),
         "{n2}"
     );
     assert!(
         security
-            .contains("- **DSA-6001-1**: corelib record parser (fixed by `corelib` 1.0-1 → 1.0-2)"),
+            .contains("- **[DSA-6001-1](https://security-tracker.debian.org/tracker/DSA-6001-1)**: corelib record parser (fixed by [`corelib`](https://security-tracker.debian.org/tracker/source-package/corelib) 1.0-1 → 1.0-2)"),
         "{n2}"
     );
-    assert_eq!(n2.matches("DSA-6001-1").count(), 1, "listed once:\n{n2}");
+    assert_eq!(n2.matches("[DSA-6001-1]").count(), 1, "listed once:\n{n2}");
     assert!(
         !n2.contains("CVE-2025-0099"),
         "an entry of the old version is not news:\n{n2}"
     );
     let t2 = std::fs::read_to_string(notes.join("tiny-web/1.0.1-technical.md")).unwrap();
     assert!(
-        t2.contains("| corelib | 1.0-1 | 1.0-2 | CVE-2026-0001, DSA-6001-1 |"),
+        t2.contains("| [`corelib`](https://security-tracker.debian.org/tracker/source-package/corelib) | 1.0-1 | 1.0-2 | [CVE-2026-0001](https://security-tracker.debian.org/tracker/CVE-2026-0001), [DSA-6001-1](https://security-tracker.debian.org/tracker/DSA-6001-1) |"),
         "{t2}"
     );
     assert!(
