@@ -300,7 +300,7 @@ pub fn release(
                 (r, t)
             }
         };
-        attach_notes(cat, &bp.name, &image, &version, &rel_md, &tech_md)?;
+        attach_notes(cat, bp, &image, &version, &rel_md, &tech_md)?;
         Ok((rel, tech))
     })?;
     summary.release_notes = Some(rel);
@@ -424,9 +424,12 @@ fn fetch_into_store(
         .context("importing the previous release")
 }
 
+/// Attaches the notes to the release, with the blueprint's product facts as annotations
+/// (`dev.corebuild.product.*`), so the web catalog shows who owns a core build without
+/// reading the markdown.
 fn attach_notes(
     cat: &dyn Catalog,
-    name: &str,
+    bp: &Blueprint,
     image: &crate::oci::StoredImage,
     version: &str,
     rel: &str,
@@ -454,9 +457,9 @@ fn attach_notes(
         NOTES_ARTIFACT_TYPE,
         Some(&subject),
         layers,
-        Default::default(),
+        bp.product.annotations(),
     )?;
-    cat.attach(name, &subject, &[art])?;
+    cat.attach(&bp.name, &subject, &[art])?;
     Ok(())
 }
 

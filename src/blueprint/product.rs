@@ -52,6 +52,27 @@ pub struct KnownIssue {
     pub fixed_in: Option<semver::Version>,
 }
 
+/// The annotation keys the product facts are recorded under in the catalog.
+pub const ANNOTATION_PREFIX: &str = "dev.corebuild.product.";
+
+impl Product {
+    /// `dev.corebuild.product.{owner,contact,bug-tracker,documentation,upstream}` (the
+    /// upstream references separated by spaces), for the set facts only.
+    pub fn annotations(&self) -> std::collections::BTreeMap<String, String> {
+        let upstream = (!self.upstream.is_empty()).then(|| self.upstream.join(" "));
+        [
+            ("owner", self.owner.clone()),
+            ("contact", self.contact.clone()),
+            ("bug-tracker", self.bug_tracker.clone()),
+            ("documentation", self.documentation.clone()),
+            ("upstream", upstream),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| Some((format!("{ANNOTATION_PREFIX}{k}"), v?)))
+        .collect()
+    }
+}
+
 fn url(src: &Source, v: &Spanned<String>, key: &str) -> Result<String, BlueprintError> {
     let s = v.get_ref();
     let ok = (s.starts_with("https://") || s.starts_with("http://"))

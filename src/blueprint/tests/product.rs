@@ -26,6 +26,18 @@ fn product_facts_and_known_issues_load() {
         Some(semver::Version::new(1, 2, 0))
     );
     assert_eq!(bp.known_issues[0].workaround.as_deref(), Some("wait"));
+    // Recorded on the notes artifact for the web catalog: only the facts that are set.
+    let a = bp.product.annotations();
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        [
+            "dev.corebuild.product.bug-tracker",
+            "dev.corebuild.product.contact",
+            "dev.corebuild.product.owner",
+            "dev.corebuild.product.upstream"
+        ]
+    );
+    assert_eq!(a["dev.corebuild.product.owner"], "platform-os");
 }
 
 #[test]
