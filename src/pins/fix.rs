@@ -3,7 +3,6 @@
 //! symbolic link named on the command line is kept and its target rewritten).
 
 use anyhow::{Context, Result};
-use std::io::Write;
 use std::ops::Range;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -33,8 +32,8 @@ pub fn apply(text: &str, edits: &[Edit]) -> String {
     out
 }
 
-/// Replaces the content of `path` with `bytes`: a temp file in the same directory with
-/// the file's mode, synced, renamed over it.
+/// Replaces the content of `path` with `bytes`, atomically, keeping its mode (a symbolic
+/// link is followed: its target is rewritten).
 pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
     let real =
         std::fs::canonicalize(path).with_context(|| format!("resolving {}", path.display()))?;
@@ -42,20 +41,7 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("reading {}", real.display()))?
         .permissions()
         .mode();
-    let dir = real.parent().unwrap_or(Path::new("/"));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".pins-fix-")
-        .tempfile_in(dir)
-        .with_context(|| format!("writing beside {}", real.display()))?;
-    tmp.write_all(bytes)?;
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode & 0o7777))?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(&real)
-        .map_err(|e| e.error)
-        .with_context(|| format!("replacing {}", real.display()))?;
-    std::fs::File::open(dir)?.sync_all()?;
-    Ok(())
+    crate::oci::write_atomic_mode(&real, bytes, mode & 0o7777)
 }
 
 #[cfg(test)]
