@@ -56,33 +56,33 @@ fn print(r: &Report) {
     for f in &r.fixed {
         say!("fixed {}:{}: {} -> {}", f.file, f.line, f.from, f.to);
     }
-    for p in &r.pins {
-        let mut line = format!(
-            "{}:{}: {}  {}",
-            p.file,
-            p.line,
-            p.reference,
-            p.verdict.label()
-        );
-        if let Some(why) = &p.reason {
-            line += &format!("  ({why})");
-        }
-        if let Some(s) = &p.suggestion {
-            line += &format!(" -> {s}");
-        }
-        say!("{line}");
-    }
-    for s in r
-        .skipped
+    // Pins and unchecked build arguments, file by file in line order.
+    let mut lines: Vec<(&str, usize, String)> = r
+        .pins
         .iter()
-        .filter(|s| s.why.contains("build argument"))
-    {
-        say!(
-            "{}:{}: {}  not checked (build argument)",
-            s.file,
-            s.line,
-            s.reference
-        );
+        .map(|p| (p.file.as_str(), p.line, pin_line(p)))
+        .collect();
+    lines.extend(
+        r.skipped
+            .iter()
+            .filter(|s| s.why.contains("build argument"))
+            .map(|s| {
+                let text = format!(
+                    "{}:{}: {}  not checked (build argument)",
+                    s.file, s.line, s.reference
+                );
+                (s.file.as_str(), s.line, text)
+            }),
+    );
+    let mut files: Vec<&str> = Vec::new();
+    for (f, _, _) in &lines {
+        if !files.contains(f) {
+            files.push(f);
+        }
+    }
+    lines.sort_by_key(|(f, l, _)| (files.iter().position(|x| x == f), *l));
+    for (_, _, text) in &lines {
+        say!("{text}");
     }
     let counts: Vec<String> = r
         .summary
@@ -101,4 +101,21 @@ fn print(r: &Report) {
     if r.exit_code != 0 {
         say!("FAILED: a pinned release is revoked, past its end of support or built on a revoked base");
     }
+}
+
+fn pin_line(p: &pins::judge::Pin) -> String {
+    let mut line = format!(
+        "{}:{}: {}  {}",
+        p.file,
+        p.line,
+        p.reference,
+        p.verdict.label()
+    );
+    if let Some(why) = &p.reason {
+        line += &format!("  ({why})");
+    }
+    if let Some(s) = &p.suggestion {
+        line += &format!(" -> {s}");
+    }
+    line
 }
