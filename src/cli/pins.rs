@@ -41,6 +41,7 @@ pub fn run(c: Command) -> anyhow::Result<i32> {
 }
 
 fn check(a: CheckArgs) -> anyhow::Result<i32> {
+    crate::catalog::check_channel(&a.channel)?;
     pins::require_catalog(&CatalogSpec::from_str(&a.catalog.catalog)?)?;
     let cat = a.catalog.open()?;
     let report = pins::check(cat.as_ref(), &a.paths, &a.channel, a.fix)?;
