@@ -321,3 +321,95 @@ fn unknown_reason(st: &State, r: &Reference) -> String {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{EventKind, LayoutCatalog, RegistryCatalog, RetryPolicy};
+    use std::collections::BTreeMap;
+
+    fn view(name: &str, eos: &str) -> (View, Digest) {
+        let d = Digest::of_bytes(name.as_bytes());
+        let kind = EventKind::Released {
+            version: "1.0.0".into(),
+            digest: d.clone(),
+            released: "2026-01-01T00:00:00Z".into(),
+            end_of_support: Some(eos.into()),
+        };
+        let e = crate::catalog::Event::new(name, kind, None);
+        let published = BTreeMap::from([("1.0.0".to_string(), d.clone())]);
+        let st = State::fold(name, &[e], &published, "2026-06-01");
+        let v = View {
+            states: vec![st],
+            bases: BTreeMap::new(),
+        };
+        (v, d)
+    }
+
+    fn verdict(j: &Judge, text: &str) -> Option<(Verdict, Option<String>)> {
+        let f = Found {
+            line: 1,
+            column: 1,
+            span: Some(0..text.len()),
+            text: text.into(),
+            note: None,
+        };
+        match j.judge(Path::new("f"), &f) {
+            Judged::Pin(p) => Some((p.verdict, p.suggestion)),
+            Judged::Skipped(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_layout_catalog_matches_the_bare_name_and_any_repository_ending_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let cat = LayoutCatalog::open(dir.path()).unwrap();
+        let (v, d) = view("core", "2030-01-01");
+        let j = Judge::new(&cat, &v, "stable");
+        for ok in [
+            "core",
+            "mirror.example:5000/team/core",
+            "docker.io/library/core",
+        ] {
+            let r = format!("{ok}:1.0.0@{d}");
+            assert_eq!(verdict(&j, &r), Some((Verdict::Ok, None)), "{ok}");
+        }
+        for other in [
+            "hardcore:1.0.0",
+            "core/x:1",
+            "core-vm:1",
+            "r.example/score:1",
+        ] {
+            assert_eq!(verdict(&j, other), None, "{other}");
+        }
+        assert_eq!(verdict(&j, "core:${V}"), None);
+        // No channel: nothing to suggest, except the digest of the tag's own release.
+        assert_eq!(
+            verdict(&j, "core:1.0.0"),
+            Some((Verdict::TagOnly, Some(format!("core:1.0.0@{d}"))))
+        );
+        assert_eq!(verdict(&j, "core:9"), Some((Verdict::Unknown, None)));
+    }
+
+    #[test]
+    fn a_registry_catalog_matches_host_namespace_and_name_exactly() {
+        let cat =
+            RegistryCatalog::new("127.0.0.1:5000", "core", true, RetryPolicy::default()).unwrap();
+        let (v, d) = view("core", "2026-05-31");
+        let j = Judge::new(&cat, &v, "stable");
+        let full = format!("127.0.0.1:5000/core/core:1.0.0@{d}");
+        assert_eq!(verdict(&j, &full), Some((Verdict::EndOfLife, None)));
+        assert_eq!(
+            verdict(&j, "127.0.0.1:5000/core/core:1.0.0"),
+            Some((Verdict::EndOfLife, None)),
+            "a tag pin of an end-of-life release fails too"
+        );
+        for other in [
+            "core:1.0.0",
+            "127.0.0.1:5000/other/core:1",
+            "localhost:5000/core/core:1",
+        ] {
+            assert_eq!(verdict(&j, other), None, "{other}");
+        }
+    }
+}
