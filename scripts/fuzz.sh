@@ -14,3 +14,4 @@ run() {
 run layer::apply::fuzz_tests       # the tar reader + layer apply
 run fuzz::parsers::                # blueprints (includes, suites) and contract suites
 run fuzz::manifests::              # manifests, configs and indexes in a layout
+run fuzz::pins::                   # Dockerfiles, YAML and lists that pins check reads

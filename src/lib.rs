@@ -22,6 +22,7 @@ pub mod notes;
 pub mod oci;
 pub mod parallel;
 pub mod percent;
+pub mod pins;
 pub mod pipeline;
 pub mod provenance;
 pub mod registry;

@@ -11,6 +11,7 @@ mod inspect;
 mod key;
 mod lock;
 mod output;
+mod pins;
 mod promote;
 mod publish;
 mod pull;
@@ -85,6 +86,9 @@ pub enum Command {
     /// Read the catalog: list, resolve, artifacts.
     #[command(subcommand)]
     Catalog(catalog::Command),
+    /// Check the core-build references an app pins (Dockerfiles, YAML, lists).
+    #[command(subcommand)]
+    Pins(pins::Command),
     /// Fetch a release from the catalog into an OCI layout.
     Pull(pull::Args),
     /// Which released core builds carry a package, a file or a CVE (from their SBOMs and VEX).
@@ -134,6 +138,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Deprecate(a) => promote::deprecate(a),
         Command::Revoke(a) => promote::revoke(a),
         Command::Catalog(c) => catalog::run(c),
+        Command::Pins(c) => pins::run(c),
         Command::Pull(a) => pull::run(a),
         Command::Query(a) => query::run(&store, a),
         Command::Rebuild(a) => rebuild::run(&store, a),
@@ -256,6 +261,37 @@ mod tests {
         assert!(
             !ok(&["--file", "/x", "--version", ">= 1"]),
             "--version needs --package"
+        );
+    }
+
+    #[test]
+    fn pins_check_parses() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "pins",
+            "check",
+            "Dockerfile",
+            "k8s",
+            "--channel",
+            "candidate",
+            "--json",
+            "--fix",
+            "--catalog",
+            "oci-layout:c",
+        ])
+        .unwrap();
+        let Command::Pins(crate::cli::pins::Command::Check(a)) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(a.paths, [PathBuf::from("Dockerfile"), PathBuf::from("k8s")]);
+        assert!(a.json && a.fix);
+        assert_eq!(
+            (a.channel.as_str(), a.catalog.catalog.as_str()),
+            ("candidate", "oci-layout:c")
+        );
+        assert!(
+            Cli::try_parse_from(["corebuild", "pins", "check"]).is_err(),
+            "a path is required"
         );
     }
 

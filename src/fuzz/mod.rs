@@ -1,6 +1,7 @@
 //! Property-based fuzzing on stable Rust of the parsers that read what users and
 //! registries hand us: blueprints, contract suites, manifests, indexes and configs,
-//! package changelogs, OpenVEX documents, signature payloads and DSSE envelopes.
+//! package changelogs, OpenVEX documents, signature payloads and DSSE envelopes, and the
+//! files `pins check` reads.
 //! Inputs are valid documents mutated byte by byte and line by line; the property is
 //! that parsing ends in `Ok` or a clear `Err`, never a panic. `PROPTEST_CASES` sets the
 //! number of cases (small by default; `scripts/fuzz.sh` runs 100,000 of each).
@@ -9,6 +10,7 @@ mod advisories;
 mod manifests;
 mod mutate;
 mod parsers;
+mod pins;
 mod signatures;
 
 use proptest::test_runner::{Config, RngSeed};

@@ -297,6 +297,11 @@ fn empty_index() -> ImageIndex {
 
 /// Writes a file atomically: temp file in the same directory, fsync, rename, fsync dir.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_mode(path, bytes, 0o644)
+}
+
+/// [`write_atomic`] with the file's permission bits (`pins check --fix` keeps a file's own).
+pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = tempfile::Builder::new()
         .prefix(".tmp-")
@@ -305,7 +310,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     use std::os::unix::fs::PermissionsExt;
-    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o644))?;
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(mode))?;
     crate::failpoint::hit("atomic.persist");
     tmp.persist(path).map_err(|e| e.error)?;
     crate::failpoint::hit("atomic.persisted");

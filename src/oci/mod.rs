@@ -13,7 +13,7 @@ pub use blob::{BlobWriter, VerifiedReader};
 pub use canonical::to_canonical_json;
 pub use fsck::{FsckProblem, FsckReport};
 pub use image::StoredImage;
-pub use layout::{write_atomic, OciDir, REF_NAME};
+pub use layout::{write_atomic, write_atomic_mode, OciDir, REF_NAME};
 pub use reference::ImageRef;
 
 /// A blob's bytes do not match its digest or size.

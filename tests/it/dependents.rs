@@ -5,7 +5,7 @@ use crate::catalog::{json_of, Project};
 use crate::util::*;
 use std::path::PathBuf;
 
-fn on(p: &Project, name: &str, base: &str) -> PathBuf {
+pub fn on(p: &Project, name: &str, base: &str) -> PathBuf {
     let dir = p.ws.blueprint(
         name,
         &format!(

@@ -18,6 +18,7 @@ mod disk;
 mod disk_formats;
 mod docker_base;
 mod escapes;
+mod pins;
 mod query;
 mod rebuild;
 mod registry;
