@@ -1,11 +1,11 @@
-//! What the catalog holds about one release, read once: its image config's description,
-//! the artifacts attached to it (notes, SBOM, provenance, contract reports, OpenVEX,
+//! What the catalog holds about one release, read once: the artifacts attached to it (notes, SBOM, provenance, contract reports, OpenVEX,
 //! disk) and its cosign signatures and attestations. Each is copied into the site's files
 //! as it is read; the SBOM is parsed to its package list and dropped. A document that is
 //! missing or does not parse is noted for the page, never fatal; a blob that does not
 //! match its digest is an error (the catalog readers verify every byte).
 
 use super::files::{Files, Linked};
+use super::manifest::{self, Blob, Manifest};
 use super::packages;
 use crate::advisory::sbom_read::Package;
 use crate::catalog::{self, Catalog};
@@ -13,7 +13,9 @@ use crate::contract::{ContractReport, REPORT_MEDIA_TYPE};
 use crate::digest::Digest;
 use crate::trust::cosign::{self, Kind};
 use anyhow::Result;
-use oci_spec::image::{Descriptor, ImageManifest};
+use oci_spec::image::Descriptor;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 
 /// Documents larger than this are linked but not parsed or rendered.
 const MAX_DOC: u64 = 16 << 20;
@@ -31,7 +33,6 @@ pub struct Link {
 /// Everything a release's pages show beyond its catalog state.
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
-    pub description: Option<String>,
     pub release_notes: Option<String>,
     pub technical_notes: Option<String>,
     pub reports: Vec<ContractReport>,
@@ -50,19 +51,30 @@ fn artifact_type(d: &Descriptor) -> String {
         .unwrap_or_default()
 }
 
-fn title(d: &Descriptor) -> Option<&str> {
-    d.annotations()
-        .as_ref()?
-        .get("org.opencontainers.image.title")
-        .map(String::as_str)
+/// Reads releases for one site: the catalog, where linked files go, and the SBOMs parsed
+/// so far (by digest).
+pub struct Reader<'a> {
+    pub cat: &'a dyn Catalog,
+    pub files: &'a Files,
+    sboms: Mutex<BTreeMap<Digest, Arc<Result<Vec<Package>, String>>>>,
+}
+
+impl<'a> Reader<'a> {
+    pub fn new(cat: &'a dyn Catalog, files: &'a Files) -> Self {
+        Reader {
+            cat,
+            files,
+            sboms: Mutex::new(BTreeMap::new()),
+        }
+    }
 }
 
 /// Reads the facts of release `digest` of `name`.
-pub fn read(cat: &dyn Catalog, files: &Files, name: &str, digest: &Digest) -> Result<Facts> {
-    let mut f = Facts {
-        description: description(cat, name, digest)?,
-        ..Facts::default()
-    };
+/// `tags` are the tags of `name` (the cosign `.sig`/`.att` tags are looked up there, so a
+/// release without signatures costs no request).
+pub fn read(rd: &Reader, name: &str, tags: &BTreeSet<String>, digest: &Digest) -> Result<Facts> {
+    let cat = rd.cat;
+    let mut f = Facts::default();
     let mut refs = cat.referrers(name, digest, None)?;
     refs.sort_by_key(|d| d.digest().to_string());
     for d in &refs {
@@ -76,13 +88,15 @@ pub fn read(cat: &dyn Catalog, files: &Files, name: &str, digest: &Digest) -> Re
                 .push(format!("artifact {ad} is listed but missing"));
             continue;
         };
-        match m.parse::<ImageManifest>() {
-            Ok(am) => artifact(cat, files, name, digest, &artifact_type(d), &am, &mut f)?,
-            Err(e) => f.problems.push(format!("{e:#}")),
+        match manifest::parse(&m.bytes) {
+            Some(am) => artifact(rd, name, digest, &artifact_type(d), &am, &mut f)?,
+            None => f.problems.push(format!("artifact {ad} is not a manifest")),
         }
     }
     for kind in [Kind::Signatures, Kind::Attestations] {
-        signatures(cat, files, name, digest, kind, &mut f)?;
+        if tags.contains(&cosign::tag(digest, kind)) {
+            signatures(rd, name, digest, kind, &mut f)?;
+        }
     }
     f.links.sort();
     if f.release_notes.is_none() {
@@ -92,19 +106,19 @@ pub fn read(cat: &dyn Catalog, files: &Files, name: &str, digest: &Digest) -> Re
     Ok(f)
 }
 
-/// The image config's `org.opencontainers.image.description` label.
-fn description(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Option<String>> {
+/// The image config's `org.opencontainers.image.description` label (what the blueprint's
+/// `description` became).
+pub fn description(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Option<String>> {
     let Some(m) = cat.get_manifest(name, &digest.to_string())? else {
         return Ok(None);
     };
-    let Ok(manifest) = m.parse::<ImageManifest>() else {
+    let Some(c) = manifest::parse(&m.bytes).and_then(|m| m.config) else {
         return Ok(None);
     };
-    let c = manifest.config();
-    if c.size() > MAX_DOC {
+    if c.size > MAX_DOC {
         return Ok(None);
     }
-    let bytes = cat.read_blob(name, &Digest::try_from(c.digest())?, c.size())?;
+    let bytes = cat.read_blob(name, &c.digest, c.size)?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
     Ok(
         v.pointer("/config/Labels/org.opencontainers.image.description")
@@ -114,19 +128,12 @@ fn description(cat: &dyn Catalog, name: &str, digest: &Digest) -> Result<Option<
 }
 
 /// The one layer of a document artifact, read (bounded) and copied into the site.
-fn document(
-    cat: &dyn Catalog,
-    files: &Files,
-    name: &str,
-    layer: &Descriptor,
-    ext: &str,
-) -> Result<Option<(Vec<u8>, Linked)>> {
-    if layer.size() > MAX_DOC {
+fn document(rd: &Reader, name: &str, layer: &Blob, ext: &str) -> Result<Option<(Vec<u8>, Linked)>> {
+    if layer.size > MAX_DOC {
         return Ok(None);
     }
-    let d = Digest::try_from(layer.digest())?;
-    let bytes = cat.read_blob(name, &d, layer.size())?;
-    let linked = files.put(&d, ext, &bytes)?;
+    let bytes = rd.cat.read_blob(name, &layer.digest, layer.size)?;
+    let linked = rd.files.put(&layer.digest, ext, &bytes)?;
     Ok(Some((bytes, linked)))
 }
 
@@ -138,22 +145,21 @@ fn link(f: &mut Facts, label: &str, file: Linked) {
 }
 
 fn artifact(
-    cat: &dyn Catalog,
-    files: &Files,
+    rd: &Reader,
     name: &str,
     subject: &Digest,
     kind: &str,
-    m: &ImageManifest,
+    m: &Manifest,
     f: &mut Facts,
 ) -> Result<()> {
-    let Some(first) = m.layers().first() else {
+    let Some(first) = m.layers.first() else {
         return Ok(());
     };
     match kind {
         crate::pipeline::NOTES_ARTIFACT_TYPE => {
-            for l in m.layers() {
-                let technical = title(l).is_some_and(|t| t.ends_with("-technical.md"));
-                let Some((bytes, linked)) = document(cat, files, name, l, "md")? else {
+            for l in &m.layers {
+                let technical = l.title().is_some_and(|t| t.ends_with("-technical.md"));
+                let Some((bytes, linked)) = document(rd, name, l, "md")? else {
                     continue;
                 };
                 let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -166,23 +172,14 @@ fn artifact(
                 }
             }
         }
-        catalog::SBOM_MEDIA_TYPE => match document(cat, files, name, first, "spdx.json")? {
-            Some((bytes, linked)) => {
-                link(f, "SBOM (SPDX 2.3 JSON)", linked);
-                match packages::parse(&bytes) {
-                    Ok(p) => f.packages = Some(p),
-                    Err(e) => f.problems.push(format!("the SBOM does not parse: {e}")),
-                }
-            }
-            None => f.problems.push("the SBOM is too large to list here".into()),
-        },
+        catalog::SBOM_MEDIA_TYPE => sbom(rd, name, first, f)?,
         catalog::PROVENANCE_MEDIA_TYPE => {
-            if let Some((_, linked)) = document(cat, files, name, first, "intoto.json")? {
+            if let Some((_, linked)) = document(rd, name, first, "intoto.json")? {
                 link(f, "Provenance (SLSA v1, in-toto JSON)", linked);
             }
         }
         REPORT_MEDIA_TYPE => {
-            if let Some((bytes, linked)) = document(cat, files, name, first, "json")? {
+            if let Some((bytes, linked)) = document(rd, name, first, "json")? {
                 link(f, "Contract report (JSON)", linked);
                 match serde_json::from_slice::<ContractReport>(&bytes) {
                     Ok(r) if &r.candidate == subject => f.reports.push(r),
@@ -197,13 +194,14 @@ fn artifact(
             }
         }
         crate::advisory::vex::MEDIA_TYPE => {
-            if let Some((_, linked)) = document(cat, files, name, first, "openvex.json")? {
+            if let Some((_, linked)) = document(rd, name, first, "openvex.json")? {
                 link(f, "OpenVEX (what this release fixed)", linked);
             }
         }
         catalog::DISK_MEDIA_TYPE => {
-            let d = Digest::try_from(first.digest())?;
-            let linked = files.copy(cat, name, &d, first.size(), "qcow2")?;
+            let linked = rd
+                .files
+                .copy(rd.cat, name, &first.digest, first.size, "qcow2")?;
             link(f, "Disk image (qcow2)", linked);
         }
         _ => {}
@@ -211,45 +209,72 @@ fn artifact(
     Ok(())
 }
 
+/// The SBOM's link and package list; an SBOM shared by several releases is read and
+/// parsed once.
+fn sbom(rd: &Reader, name: &str, layer: &Blob, f: &mut Facts) -> Result<()> {
+    let d = layer.digest.clone();
+    let cached = rd
+        .sboms
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&d)
+        .cloned();
+    let parsed = match cached {
+        Some(p) => {
+            let linked = Linked {
+                path: super::files::rel(&d, "spdx.json"),
+                size: layer.size,
+            };
+            link(f, "SBOM (SPDX 2.3 JSON)", linked);
+            p
+        }
+        None => {
+            let Some((bytes, linked)) = document(rd, name, layer, "spdx.json")? else {
+                f.problems.push("the SBOM is too large to list here".into());
+                return Ok(());
+            };
+            link(f, "SBOM (SPDX 2.3 JSON)", linked);
+            let p = Arc::new(packages::parse(&bytes));
+            rd.sboms
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(d, p.clone());
+            p
+        }
+    };
+    match parsed.as_ref() {
+        Ok(p) => f.packages = Some(p.clone()),
+        Err(e) => f.problems.push(format!("the SBOM does not parse: {e}")),
+    }
+    Ok(())
+}
+
 /// The cosign `.sig` or `.att` manifest of `subject` and its layers.
-fn signatures(
-    cat: &dyn Catalog,
-    files: &Files,
-    name: &str,
-    subject: &Digest,
-    kind: Kind,
-    f: &mut Facts,
-) -> Result<()> {
-    let Some(m) = cat.get_manifest(name, &cosign::tag(subject, kind))? else {
+fn signatures(rd: &Reader, name: &str, subject: &Digest, kind: Kind, f: &mut Facts) -> Result<()> {
+    let Some(m) = rd.cat.get_manifest(name, &cosign::tag(subject, kind))? else {
         return Ok(());
     };
     let what = match kind {
         Kind::Signatures => "Signature",
         Kind::Attestations => "Attestation",
     };
-    let linked = files.put(&m.digest, "json", &m.bytes)?;
+    let linked = rd.files.put(&m.digest, "json", &m.bytes)?;
     f.signatures.push(Link {
         label: format!("{what} manifest (cosign)"),
         file: linked,
     });
-    let Ok(manifest) = m.parse::<ImageManifest>() else {
+    let Some(manifest) = manifest::parse(&m.bytes) else {
         f.problems
             .push(format!("the {what} manifest does not parse"));
         return Ok(());
     };
-    for (i, l) in manifest
-        .layers()
-        .iter()
-        .enumerate()
-        .take(cosign::MAX_LAYERS)
-    {
-        if l.size() > MAX_SIG_LAYER {
+    for (i, l) in manifest.layers.iter().enumerate().take(cosign::MAX_LAYERS) {
+        if l.size > MAX_SIG_LAYER {
             continue;
         }
-        let d = Digest::try_from(l.digest())?;
-        let linked = files.copy(cat, name, &d, l.size(), "json")?;
+        let linked = rd.files.copy(rd.cat, name, &l.digest, l.size, "json")?;
         f.signatures.push(Link {
-            label: format!("{what} {} ({})", i + 1, l.media_type()),
+            label: format!("{what} {} ({})", i + 1, l.media_type),
             file: linked,
         });
     }

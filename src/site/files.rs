@@ -30,7 +30,8 @@ pub struct Files {
     bytes: AtomicU64,
 }
 
-fn rel(digest: &Digest, ext: &str) -> String {
+/// `files/sha256/<hex>.<ext>`.
+pub fn rel(digest: &Digest, ext: &str) -> String {
     debug_assert!(ext
         .chars()
         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.'));

@@ -8,6 +8,7 @@ use crate::catalog::dependents::Dependent;
 use crate::catalog::view::{BaseRef, View};
 use crate::catalog::{Catalog, Release, State, Status};
 use anyhow::Result;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Releases read at once.
 const READERS: usize = 6;
@@ -33,6 +34,8 @@ pub struct Version {
 #[derive(Debug, Clone)]
 pub struct Build {
     pub state: State,
+    /// The newest version's image description.
+    pub description: Option<String>,
     /// Lowest version first, as `state.releases`.
     pub versions: Vec<Version>,
 }
@@ -42,12 +45,8 @@ impl Build {
         &self.state.name
     }
 
-    /// The newest version's description, or the newest one that has one.
     pub fn description(&self) -> Option<&str> {
-        self.versions
-            .iter()
-            .rev()
-            .find_map(|v| v.facts.description.as_deref())
+        self.description.as_deref()
     }
 
     pub fn version(&self, v: &str) -> Option<&Version> {
@@ -85,9 +84,16 @@ pub fn gather(cat: &dyn Catalog, files: &Files, today: &str) -> Result<Site> {
                 .map(|r| (s.name.clone(), r.digest.clone()))
         })
         .collect();
-    let mut facts =
-        crate::parallel::map(&all, READERS, |(n, d)| artifacts::read(cat, files, n, d))?
-            .into_iter();
+    let tags: BTreeMap<&str, BTreeSet<String>> = view
+        .states
+        .iter()
+        .map(|s| Ok((s.name.as_str(), cat.tags(&s.name)?.into_iter().collect())))
+        .collect::<Result<_>>()?;
+    let rd = artifacts::Reader::new(cat, files);
+    let mut facts = crate::parallel::map(&all, READERS, |(n, d)| {
+        artifacts::read(&rd, n, &tags[n.as_str()], d)
+    })?
+    .into_iter();
     let mut builds = Vec::new();
     for s in &view.states {
         let mut versions = Vec::new();
@@ -109,7 +115,15 @@ pub fn gather(cat: &dyn Catalog, files: &Files, today: &str) -> Result<Site> {
         }
         let mut state = s.clone();
         state.releases = versions.iter().map(|v| v.release.clone()).collect();
-        builds.push(Build { state, versions });
+        let description = match s.releases.last() {
+            Some(r) => artifacts::description(cat, &s.name, &r.digest)?,
+            None => None,
+        };
+        builds.push(Build {
+            state,
+            description,
+            versions,
+        });
     }
     Ok(Site {
         location: cat.location(),
@@ -131,24 +145,27 @@ pub fn shell_quote(s: &str) -> String {
 }
 
 /// How to pull release `r` of `name` by digest: with corebuild, and with skopeo and docker
-/// from a registry (skopeo alone from a layout).
+/// from a registry (from a layout, skopeo by the version tag).
 fn commands(cat: &dyn Catalog, name: &str, r: &Release) -> Vec<(String, String)> {
-    let pinned = format!("{name}@{}", r.digest);
-    let client = cat.client_reference(name, &r.digest.to_string());
     let dest = shell_quote(&format!("oci:./{name}:{}", r.version));
     let mut out = vec![(
         "corebuild".to_string(),
         format!(
-            "corebuild pull {pinned} --catalog {} --out ./{name}",
+            "corebuild pull {name}@{} --catalog {} --out ./{name}",
+            r.digest,
             shell_quote(&cat.location())
         ),
     )];
     if cat.location().starts_with("oci-layout:") {
+        // skopeo cannot name an image of a layout by digest (it reads `oci:PATH@sha256:…`
+        // as a directory): by its version tag, which the catalog never moves.
+        let tagged = cat.client_reference(name, &r.version);
         out.push((
             "skopeo".into(),
-            format!("skopeo copy {} {dest}", shell_quote(&client)),
+            format!("skopeo copy {} {dest}", shell_quote(&tagged)),
         ));
     } else {
+        let client = cat.client_reference(name, &r.digest.to_string());
         out.push((
             "docker".into(),
             format!("docker pull {}", shell_quote(&client)),

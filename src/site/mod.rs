@@ -12,6 +12,7 @@ pub mod dates;
 mod files;
 mod gather;
 pub mod html;
+mod manifest;
 pub mod markdown;
 pub mod packages;
 mod page;

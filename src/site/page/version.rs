@@ -21,7 +21,7 @@ pub fn render(site: &Site, build: &Build, i: usize) -> String {
     let mut b = String::new();
     let _ = writeln!(b, "<h1>{} {}</h1>", esc(name), esc(ver));
     banner(&mut b, v);
-    facts(&mut b, site, v);
+    facts(&mut b, site, v, build.description());
     pull(&mut b, v);
     links(&mut b, v);
     notes(&mut b, v);
@@ -70,20 +70,20 @@ fn banner(b: &mut String, v: &Version) {
     );
 }
 
-fn facts(b: &mut String, site: &Site, v: &Version) {
+fn facts(b: &mut String, site: &Site, v: &Version, description: Option<&str>) {
     let r = &v.release;
     let _ = writeln!(
         b,
         "<dl class=\"facts\">\n<dt>Status</dt><dd>{}</dd>\n<dt>Digest</dt><dd><code>{}</code></dd>\n\
          <dt>Released</dt><dd>{}</dd>\n<dt>End of support</dt><dd>{}</dd>\n\
-         <dt>Channels</dt><dd>{}</dd>\n<dt>Base</dt><dd>{}</dd>\n<dt>Description</dt><dd>{}</dd>\n</dl>",
+         <dt>Channels</dt><dd>{}</dd>\n<dt>Base</dt><dd>{}</dd>\n<dt>Core build</dt><dd>{}</dd>\n</dl>",
         super::super::html::badge(r.status),
         esc(&r.digest.to_string()),
         esc(&r.released),
         esc(&dates::support(r.end_of_support.as_deref(), &site.today)),
         esc(&if r.channels.is_empty() { "none".to_string() } else { r.channels.join(", ") }),
         base_cell(2, v),
-        esc(v.facts.description.as_deref().unwrap_or("(none)"))
+        esc(description.unwrap_or("(none)"))
     );
 }
 
