@@ -51,12 +51,15 @@ fn artifact_type(d: &Descriptor) -> String {
         .unwrap_or_default()
 }
 
+/// An SBOM's package list, or why it has none.
+type Parsed = Arc<Result<Vec<Package>, String>>;
+
 /// Reads releases for one site: the catalog, where linked files go, and the SBOMs parsed
 /// so far (by digest).
 pub struct Reader<'a> {
     pub cat: &'a dyn Catalog,
     pub files: &'a Files,
-    sboms: Mutex<BTreeMap<Digest, Arc<Result<Vec<Package>, String>>>>,
+    sboms: Mutex<BTreeMap<Digest, Parsed>>,
 }
 
 impl<'a> Reader<'a> {

@@ -122,6 +122,22 @@ pub fn tracker_link(what: &str) -> String {
     )
 }
 
+/// `text` escaped, with every CVE id in it linked to the Debian security tracker.
+pub fn esc_linking_cves(text: &str) -> String {
+    static CVE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re =
+        CVE.get_or_init(|| regex::Regex::new(r"CVE-[0-9]{4}-[0-9]{4,7}").expect("valid regex"));
+    let mut out = String::new();
+    let mut at = 0;
+    for m in re.find_iter(text) {
+        out.push_str(&esc(&text[at..m.start()]));
+        out.push_str(&tracker_link(m.as_str()));
+        at = m.end();
+    }
+    out.push_str(&esc(&text[at..]));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +160,14 @@ mod tests {
         assert!(html.contains("href=\"../../assets/site.css\""));
         assert!(html.contains("a&quot;b"));
         assert!(html.contains("as of 2026-01-01"));
+    }
+
+    #[test]
+    fn cve_ids_become_links() {
+        assert_eq!(
+            esc_linking_cves("fixes CVE-2024-12345 & <b>"),
+            "fixes <a href=\"https://security-tracker.debian.org/tracker/CVE-2024-12345\">CVE-2024-12345</a> &amp; &lt;b&gt;"
+        );
     }
 
     #[test]

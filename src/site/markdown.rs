@@ -2,7 +2,8 @@
 //! blueprint text, so nothing passes through raw: HTML in the Markdown is shown as code,
 //! images become their alt text, and links keep only http(s), mailto and `#` targets
 //! (anything else, `javascript:` included, becomes plain text). Headings move down so that
-//! a note's `#` sits below the page's own headings.
+//! a note's `#` sits below the page's own headings. CVE ids not already in a link become
+//! links to the Debian security tracker.
 
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
@@ -70,9 +71,30 @@ pub fn render(md: &str, shift: usize) -> String {
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
         other => Some(other),
     });
+    let events = link_cves(events);
     let mut out = String::new();
     pulldown_cmark::html::push_html(&mut out, fix_blocks(events));
     out
+}
+
+/// CVE ids in text outside links become links to the Debian security tracker (HTML made
+/// here from escaped text, so nothing of the notes passes raw).
+fn link_cves<'a>(events: impl Iterator<Item = Event<'a>>) -> impl Iterator<Item = Event<'a>> {
+    let mut in_link = false;
+    events.map(move |e| match e {
+        Event::Start(Tag::Link { .. }) => {
+            in_link = true;
+            e
+        }
+        Event::End(TagEnd::Link) => {
+            in_link = false;
+            e
+        }
+        Event::Text(t) if !in_link && t.contains("CVE-") => {
+            Event::InlineHtml(CowStr::from(super::html::esc_linking_cves(&t)))
+        }
+        e => e,
+    })
 }
 
 /// Inside a code block (an HTML block shown as code), the raw HTML arrived as `Html`
@@ -139,5 +161,22 @@ mod tests {
             html.contains("<table>") && html.contains("<code>x&lt;y</code>"),
             "{html}"
         );
+    }
+
+    #[test]
+    fn cve_ids_link_to_the_tracker_once() {
+        let html = render(
+            "Fixes CVE-2024-1234 and [CVE-2024-9999](https://x.example/).",
+            0,
+        );
+        assert!(
+            html.contains("<a href=\"https://security-tracker.debian.org/tracker/CVE-2024-1234\">CVE-2024-1234</a>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"https://x.example/\">CVE-2024-9999</a>"),
+            "{html}"
+        );
+        assert_eq!(html.matches("<a ").count(), 2, "{html}");
     }
 }

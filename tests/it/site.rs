@@ -15,6 +15,8 @@ use std::time::Instant;
 
 const TODAY: &str = "2026-06-01";
 const REVOKE_REASON: &str = "CVE-2099-1234: curl sends credentials to the wrong host";
+/// The reason as pages show it (the CVE id becomes a link).
+const REVOKED_WHY: &str = ": curl sends credentials to the wrong host";
 
 /// A dpkg status database listing `pkgs` (name, version) as installed.
 fn dpkg_status(pkgs: &[(&str, &str)]) -> String {
@@ -345,11 +347,14 @@ fn the_site_shows_the_catalog_the_same_bytes_every_time_and_works_in_a_browser()
 
     let revoked = loaded(&a, "builds/tiny-web/1.0.0.html");
     assert!(revoked.dom.contains("This version is revoked"));
-    assert!(revoked.dom.contains(REVOKE_REASON));
+    assert!(revoked.dom.contains(REVOKED_WHY));
+    assert!(revoked.dom.contains(
+        "<a href=\"https://security-tracker.debian.org/tracker/CVE-2099-1234\">CVE-2099-1234</a>"
+    ));
     assert!(revoked.dom.contains("This is the first release"));
     let mid = loaded(&a, "builds/mid/1.0.0.html");
     assert!(mid.dom.contains("This version is built on a revoked base"));
-    assert!(mid.dom.contains(REVOKE_REASON));
+    assert!(mid.dom.contains(REVOKED_WHY));
     let build = loaded(&a, "builds/tiny-web.html");
     assert!(build.dom.contains("TW-17") && build.dom.contains("https://bugs.example.com/tiny-web"));
     assert!(build.dom.contains("<svg class=\"timeline\""));

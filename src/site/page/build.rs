@@ -94,7 +94,8 @@ fn product(b: &mut String, build: &Build) {
                 b,
                 "<h2 id=\"{id}\">{title}</h2>\n<p class=\"legend\">From the release notes of {}.</p>\n{}",
                 esc(&v.release.version),
-                markdown::render(&s, 2)
+                // The section's own headings are `###`: h3 under this h2.
+                markdown::render(&s, 0)
             );
         }
     }
@@ -135,10 +136,10 @@ fn versions_table(site: &Site, build: &Build) -> String {
     t.push_str("<tbody>\n");
     for v in build.versions.iter().rev() {
         let r = &v.release;
-        let _ = write!(
+        let _ = writeln!(
             t,
             "<tr><th scope=\"row\">{}</th><td>{}</td><td class=\"digest\"><code>{}</code></td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             version_link(1, name, v),
             status_cell(v),
             esc(&short(&r.digest)),
@@ -194,9 +195,9 @@ fn channel_history(b: &mut String, build: &Build) {
     ]));
     t.push_str("<tbody>\n");
     for (ch, h) in all {
-        let _ = write!(
+        let _ = writeln!(
             t,
-            "<tr><td>{}</td><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><th scope=\"row\">{}</th><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&h.time),
             esc(ch),
             esc(&h.action),

@@ -55,7 +55,7 @@ pub fn status_cell(v: &Version) -> String {
             s,
             "<p class=\"reason\">{what} {}: {}</p>",
             esc(super::dates::date_of(&h.time)),
-            esc(&h.reason)
+            super::html::esc_linking_cves(&h.reason)
         );
     }
     if v.release.status == Status::EndOfLife {
@@ -66,7 +66,7 @@ pub fn status_cell(v: &Version) -> String {
             s,
             " {}<p class=\"reason\">{}</p>",
             base_revoked_badge(),
-            esc(why)
+            super::html::esc_linking_cves(why)
         );
     }
     s
