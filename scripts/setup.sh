@@ -32,6 +32,8 @@ declare -A NEED=(
   [gpg-agent]=gnupg
   # the independent verifier of signatures and DSSE envelopes
   [openssl]=openssl
+  # the real browser the web catalog is checked in
+  [chromium]=chromium
 )
 missing=()
 for tool in "${!NEED[@]}"; do

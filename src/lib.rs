@@ -28,5 +28,6 @@ pub mod provenance;
 pub mod registry;
 pub mod runtime;
 pub mod sbom;
+pub mod site;
 pub mod tool;
 pub mod trust;

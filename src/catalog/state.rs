@@ -33,6 +33,23 @@ impl std::fmt::Display for Status {
     }
 }
 
+impl Status {
+    /// The status on `today` (`YYYY-MM-DD`) of a release with these status changes and
+    /// support end: revoked, else end-of-life, else deprecated, else released.
+    pub fn as_of(history: &[StatusChange], end_of_support: Option<&str>, today: &str) -> Status {
+        let has = |s: Status| history.iter().any(|h| h.status == s);
+        if has(Status::Revoked) {
+            Status::Revoked
+        } else if end_of_support.is_some_and(|d| d < today) {
+            Status::EndOfLife
+        } else if has(Status::Deprecated) {
+            Status::Deprecated
+        } else {
+            Status::Released
+        }
+    }
+}
+
 /// A lifecycle change of a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusChange {
@@ -242,18 +259,7 @@ impl State {
             .into_iter()
             .filter(|((v, d), _)| published.get(v) == Some(d))
             .map(|((version, digest), c)| {
-                let revoked = c.history.iter().any(|h| h.status == Status::Revoked);
-                let deprecated = c.history.iter().any(|h| h.status == Status::Deprecated);
-                let eol = c.end_of_support.as_deref().is_some_and(|d| d < today);
-                let status = if revoked {
-                    Status::Revoked
-                } else if eol {
-                    Status::EndOfLife
-                } else if deprecated {
-                    Status::Deprecated
-                } else {
-                    Status::Released
-                };
+                let status = Status::as_of(&c.history, c.end_of_support.as_deref(), today);
                 let chans = channels
                     .values()
                     .filter(|ch| ch.digest.as_ref() == Some(&digest))

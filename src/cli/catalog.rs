@@ -1,4 +1,5 @@
-//! `corebuild catalog list [NAME]`, `catalog resolve REF`, `catalog artifacts REF`, and
+//! `corebuild catalog list [NAME]`, `catalog resolve REF`, `catalog artifacts REF`,
+//! `catalog site --out DIR` (the static web catalog, `crate::site`), and
 //! the `--catalog`/`--insecure` options every catalog command shares.
 
 use crate::catalog::view::ListedState;
@@ -41,6 +42,22 @@ pub enum Command {
     Artifacts(ArtifactsArgs),
     /// The releases built on a release, transitively (nearest first).
     Dependents(DependentsArgs),
+    /// Write the static web catalog (HTML pages and files) into a directory.
+    Site(SiteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The directory to write (replaced when it is empty or a site made by this command).
+    #[arg(long)]
+    pub out: std::path::PathBuf,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+    /// Render status, end of life and days left as of this date (YYYY-MM-DD; default: today, UTC).
+    #[arg(long)]
+    pub today: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +107,7 @@ pub fn run(c: Command) -> anyhow::Result<i32> {
         Command::Resolve(a) => resolve(a),
         Command::Artifacts(a) => artifacts(a),
         Command::Dependents(a) => dependents(a),
+        Command::Site(a) => site(a),
     }
 }
 
@@ -230,6 +248,27 @@ fn artifacts(a: ArtifactsArgs) -> anyhow::Result<i32> {
                 .as_ref()
                 .map(ToString::to_string)
                 .unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+fn site(a: SiteArgs) -> anyhow::Result<i32> {
+    let cat = a.catalog.open()?;
+    let today = a.today.unwrap_or_else(catalog::today);
+    let s = crate::site::generate(cat.as_ref(), &a.out, &today)?;
+    if a.json {
+        output::json(&s)?;
+    } else {
+        say!(
+            "wrote the web catalog of {} core builds, {} versions to {} ({} pages, {} files, {} bytes, as of {})",
+            s.core_builds,
+            s.versions,
+            s.out.display(),
+            s.pages,
+            s.files,
+            s.bytes,
+            s.today
         );
     }
     Ok(0)
