@@ -123,7 +123,7 @@ bytes=$(du -sb "$work/site" | cut -f1)
 # Every version has its page.
 for name in $names; do
   for i in $(seq "$N"); do
-    grep -rqs "1\.0\.$i" "$work/site/$name" || { echo "no page names $name 1.0.$i" >&2; exit 1; }
+    [ -s "$work/site/builds/$name/1.0.$i.html" ] || { echo "no page for $name 1.0.$i" >&2; exit 1; }
   done
 done
 
