@@ -83,7 +83,9 @@ fn release_story(catalog: &str) {
         "{n2}"
     );
     assert!(
-        n2.contains("**DSA-9999-1**: busybox httpd header fix"),
+        n2.contains(
+            "**[DSA-9999-1](https://security-tracker.debian.org/tracker/DSA-9999-1)**: busybox httpd header fix"
+        ),
         "{n2}"
     );
     assert!(
