@@ -29,10 +29,11 @@ export SOURCE_DATE_EPOCH=1735689600
 # The candidate: core-minimal on the Debian minbase, tested so the gate passes.
 COREBUILD="$CB" bash blueprints/bases/debian-minbase.sh --store "$COREBUILD_STORE" >/dev/null
 "$CB" test --locked blueprints/core-minimal >/dev/null
-"$CB" build --locked blueprints/core-minimal --out "$work/layout" >/dev/null
-digest=$("$CB" inspect core-minimal:1.0.0 --json | sed -n 's/^  "digest": "\(.*\)",$/\1/p')
+built=$("$CB" build --locked blueprints/core-minimal --out "$work/layout" --json)
+version=$(jq -r .version <<<"$built")
+digest=$(jq -r .digest <<<"$built")
 layer=$(du -b "$COREBUILD_STORE"/blobs/sha256/* | sort -n | tail -1 | cut -f1)
-echo "core-minimal:1.0.0 $digest, largest layer $((layer / 1000000)) MB"
+echo "core-minimal:$version $digest, largest layer $((layer / 1000000)) MB"
 
 # A registry of our own on a free port, with its own storage; `start_registry NAME`
 # sets $reg. A fresh one per first-publish round: skopeo remembers where blobs live and
@@ -96,8 +97,8 @@ timed_push() {
   now_ns > "$work/end"
   stop_registry
 }
-cb_push() { "$CB" publish core-minimal:1.0.0 --catalog "registry:$reg/cb1" --insecure; }
-skopeo_push() { skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:1.0.0" "docker://$reg/sk1/core-minimal:1.0.0"; }
+cb_push() { "$CB" publish core-minimal:$version --catalog "registry:$reg/cb1" --insecure; }
+skopeo_push() { skopeo copy --quiet --dest-tls-verify=false "oci:$work/layout:$version" "docker://$reg/sk1/core-minimal:$version"; }
 cb_first() { timed_push "cb$1" cb_push; }
 skopeo_first() { timed_push "sk$1" skopeo_push; }
 cb_again() { cb_push; }
@@ -113,8 +114,8 @@ m_cb=$(mean_ms 20 cb_again)
 m_bp=$(mean_ms 10 cb_again_bp)
 m_sk=$(mean_ms 10 skopeo_again)
 
-pushed=$(skopeo inspect --tls-verify=false "docker://$reg/cb1/core-minimal:1.0.0" | sed -n 's/^    "Digest": "\(.*\)",$/\1/p')
-[ "$pushed" = "$digest" ] || { echo "skopeo sees $pushed at cb1/core-minimal:1.0.0, expected $digest" >&2; exit 1; }
+pushed=$(skopeo inspect --tls-verify=false "docker://$reg/cb1/core-minimal:$version" | sed -n 's/^    "Digest": "\(.*\)",$/\1/p')
+[ "$pushed" = "$digest" ] || { echo "skopeo sees $pushed at cb1/core-minimal:$version, expected $digest" >&2; exit 1; }
 
 echo
 printf '%-48s %8s  %s\n' "first publish (fresh repository)" "seconds" "ratio"
@@ -122,6 +123,6 @@ printf '%-48s %8s  %s\n' "corebuild publish (gate, blobs, SBOM, provenance)" "$t
 printf '%-48s %8s  %s\n' "skopeo copy oci: docker://" "$t_sk" "1.00x"
 echo
 printf '%-48s %8s  %s\n' "no-change re-publish" "ms" ""
-printf '%-48s %8s  %s\n' "corebuild publish core-minimal:1.0.0" "$m_cb" "target < 60"
+printf '%-48s %8s  %s\n' "corebuild publish core-minimal:$version" "$m_cb" "target < 60"
 printf '%-48s %8s  %s\n' "corebuild publish blueprints/core-minimal" "$m_bp" "(includes the cached build)"
 printf '%-48s %8s  %s\n' "skopeo copy (no change)" "$m_sk" ""
