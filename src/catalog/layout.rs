@@ -136,18 +136,18 @@ impl Catalog for LayoutCatalog {
         let prefix = format!("{repo}:");
         Ok(self
             .dir
-            .tags()?
+            .tag_names()?
             .into_iter()
-            .filter_map(|(t, _)| t.strip_prefix(&prefix).map(str::to_string))
+            .filter_map(|t| t.strip_prefix(&prefix).map(str::to_string))
             .collect())
     }
 
     fn repositories(&self) -> Result<Vec<String>> {
         let mut v: Vec<String> = self
             .dir
-            .tags()?
+            .tag_names()?
             .into_iter()
-            .filter_map(|(t, _)| t.split_once(':').map(|(r, _)| r.to_string()))
+            .filter_map(|t| t.split_once(':').map(|(r, _)| r.to_string()))
             .collect();
         v.sort();
         v.dedup();

@@ -152,10 +152,18 @@ impl OciDir {
     }
 
     pub fn index(&self) -> Result<ImageIndex> {
+        let bytes = self.index_bytes()?;
+        serde_json::from_slice(&bytes).map_err(|e| self.invalid_index(e))
+    }
+
+    fn index_bytes(&self) -> Result<Vec<u8>> {
         let path = self.root.join("index.json");
-        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| crate::error::input(format!("{}: invalid index: {e}", path.display())))
+        fs::read(&path).with_context(|| format!("reading {}", path.display()))
+    }
+
+    fn invalid_index(&self, e: serde_json::Error) -> anyhow::Error {
+        let path = self.root.join("index.json");
+        crate::error::input(format!("{}: invalid index: {e}", path.display()))
     }
 
     fn write_index(&self, index: &ImageIndex) -> Result<()> {
@@ -207,26 +215,19 @@ impl OciDir {
         Ok(found)
     }
 
-    /// The descriptor a tag names, if any.
+    /// The descriptor a tag names, if any (only that descriptor is parsed: `oci::tags`).
     pub fn resolve_tag(&self, name: &str) -> Result<Option<Descriptor>> {
-        Ok(self
-            .index()?
-            .manifests()
-            .iter()
-            .find(|d| ref_name(d) == Some(name))
-            .cloned())
+        super::tags::find(&self.index_bytes()?, name).map_err(|e| self.invalid_index(e))
     }
 
     /// All tags with their descriptors, sorted by tag.
     pub fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
-        let mut v: Vec<_> = self
-            .index()?
-            .manifests()
-            .iter()
-            .filter_map(|d| ref_name(d).map(|n| (n.to_string(), d.clone())))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(v)
+        super::tags::all(&self.index_bytes()?).map_err(|e| self.invalid_index(e))
+    }
+
+    /// All tags, sorted, without their descriptors.
+    pub fn tag_names(&self) -> Result<Vec<String>> {
+        super::tags::names(&self.index_bytes()?).map_err(|e| self.invalid_index(e))
     }
 
     /// Copies a blob from another layout, verifying it; a blob already present is kept.

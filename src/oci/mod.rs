@@ -8,6 +8,7 @@ mod fsck;
 mod image;
 mod layout;
 mod reference;
+mod tags;
 
 pub use blob::{BlobWriter, VerifiedReader};
 pub use canonical::to_canonical_json;
