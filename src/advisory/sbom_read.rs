@@ -97,21 +97,55 @@ pub fn parse_deb_purl(purl: &str) -> Option<Package> {
     })
 }
 
+impl DocPackage {
+    /// The Debian package its purl names, if it is one.
+    fn deb(&self) -> Option<Package> {
+        self.refs
+            .iter()
+            .filter(|r| r.kind == "purl")
+            .find_map(|r| parse_deb_purl(&r.locator))
+    }
+}
+
+/// An SPDX 2 document as [`packages`] reads it: serde skips the file list and the
+/// relationships without building them, so a 4 MB SBOM is read quickly.
+#[derive(Deserialize)]
+struct PackagesDoc {
+    #[serde(rename = "spdxVersion")]
+    spdx_version: String,
+    #[serde(default)]
+    packages: Vec<DocPackage>,
+}
+
+/// Parses an SPDX JSON document and checks that it is SPDX 2.
+fn read_doc<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    version: impl Fn(&T) -> &str,
+) -> Result<T, String> {
+    let doc: T = serde_json::from_slice(bytes).map_err(|e| format!("not SPDX JSON: {e}"))?;
+    let v = version(&doc);
+    if !v.starts_with("SPDX-2.") {
+        return Err(format!("spdxVersion {v:?} is not SPDX 2"));
+    }
+    Ok(doc)
+}
+
+/// The Debian packages an SPDX 2.x JSON document lists, sorted, without its files.
+pub fn packages(bytes: &[u8]) -> Result<Vec<Package>, String> {
+    let doc: PackagesDoc = read_doc(bytes, |d: &PackagesDoc| &d.spdx_version)?;
+    let mut out: Vec<Package> = doc.packages.iter().filter_map(DocPackage::deb).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 /// The facts of an SPDX 2.x JSON document; an error says what is wrong with it.
 pub fn parse(bytes: &[u8]) -> Result<Facts, String> {
-    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| format!("not SPDX JSON: {e}"))?;
-    if !doc.spdx_version.starts_with("SPDX-2.") {
-        return Err(format!("spdxVersion {:?} is not SPDX 2", doc.spdx_version));
-    }
+    let doc: Doc = read_doc(bytes, |d: &Doc| &d.spdx_version)?;
     let mut by_id: BTreeMap<&str, &str> = BTreeMap::new();
     let mut packages = Vec::new();
     for p in &doc.packages {
-        let deb = p
-            .refs
-            .iter()
-            .filter(|r| r.kind == "purl")
-            .find_map(|r| parse_deb_purl(&r.locator));
-        if let Some(pkg) = deb {
+        if let Some(pkg) = p.deb() {
             packages.push((p.id.as_str(), pkg));
         }
     }

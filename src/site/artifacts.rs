@@ -6,7 +6,6 @@
 
 use super::files::{Files, Linked};
 use super::manifest::{self, Blob, Manifest};
-use super::packages;
 use crate::advisory::sbom_read::Package;
 use crate::catalog::{self, Catalog};
 use crate::contract::{ContractReport, REPORT_MEDIA_TYPE};
@@ -237,7 +236,7 @@ fn sbom(rd: &Reader, name: &str, layer: &Blob, f: &mut Facts) -> Result<()> {
                 return Ok(());
             };
             link(f, "SBOM (SPDX 2.3 JSON)", linked);
-            let p = Arc::new(packages::parse(&bytes));
+            let p = Arc::new(crate::advisory::sbom_read::packages(&bytes));
             rd.sboms
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

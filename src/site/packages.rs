@@ -1,53 +1,8 @@
-//! The package list of a release from its SPDX SBOM (only the Debian packages, read with
-//! the advisory reader's purl parser; serde skips the file list without building it, so a
-//! 4 MB SBOM is read quickly), and the package diff between two releases.
+//! The package diff between two releases (their package lists come from their SBOMs,
+//! read by `advisory::sbom_read::packages`).
 
-use crate::advisory::sbom_read::{parse_deb_purl, Package};
-use serde::Deserialize;
+use crate::advisory::sbom_read::Package;
 use std::collections::BTreeMap;
-
-#[derive(Deserialize)]
-struct Doc {
-    #[serde(rename = "spdxVersion")]
-    spdx_version: String,
-    #[serde(default)]
-    packages: Vec<DocPackage>,
-}
-
-#[derive(Deserialize)]
-struct DocPackage {
-    #[serde(rename = "externalRefs", default)]
-    refs: Vec<ExternalRef>,
-}
-
-#[derive(Deserialize)]
-struct ExternalRef {
-    #[serde(rename = "referenceType")]
-    kind: String,
-    #[serde(rename = "referenceLocator")]
-    locator: String,
-}
-
-/// The Debian packages an SPDX 2 document lists, sorted; an error says what is wrong.
-pub fn parse(bytes: &[u8]) -> Result<Vec<Package>, String> {
-    let doc: Doc = serde_json::from_slice(bytes).map_err(|e| format!("not SPDX JSON: {e}"))?;
-    if !doc.spdx_version.starts_with("SPDX-2.") {
-        return Err(format!("spdxVersion {:?} is not SPDX 2", doc.spdx_version));
-    }
-    let mut out: Vec<Package> = doc
-        .packages
-        .iter()
-        .filter_map(|p| {
-            p.refs
-                .iter()
-                .filter(|r| r.kind == "purl")
-                .find_map(|r| parse_deb_purl(&r.locator))
-        })
-        .collect();
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
 
 /// One line of a package diff.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,12 +88,14 @@ mod tests {
             {"SPDXID":"a","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:oci/x@sha256%3A00"}]},
             {"SPDXID":"b","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:deb/debian/zlib1g@1%3A1.2?arch=amd64"}]},
             {"SPDXID":"c","externalRefs":[{"referenceType":"purl","referenceLocator":"pkg:deb/debian/curl@7.88?arch=amd64"}]}]}"#;
-        let got = parse(doc).unwrap();
+        let got = crate::advisory::sbom_read::packages(doc).unwrap();
         assert_eq!(got, vec![p("curl", "7.88"), p("zlib1g", "1:1.2")]);
-        assert!(parse(b"[]").is_err());
-        assert!(parse(br#"{"spdxVersion":"SPDX-3.0"}"#)
-            .unwrap_err()
-            .contains("SPDX-3.0"));
+        assert!(crate::advisory::sbom_read::packages(b"[]").is_err());
+        assert!(
+            crate::advisory::sbom_read::packages(br#"{"spdxVersion":"SPDX-3.0"}"#)
+                .unwrap_err()
+                .contains("SPDX-3.0")
+        );
     }
 
     #[test]
