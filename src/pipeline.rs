@@ -30,6 +30,9 @@ pub struct ReleaseOptions {
     pub accel: crate::disk::qemu::Accel,
     /// Sign and attest the release with this key when publishing.
     pub sign_key: Option<std::sync::Arc<crate::trust::SigningKey>>,
+    /// Run the suites even when a passing report for the same candidate, suites and
+    /// runtime is stored (see `contract::reuse`).
+    pub retest: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,6 +58,8 @@ pub struct ReleaseSummary {
     pub technical_notes: Option<PathBuf>,
     pub channel: Option<String>,
     pub already_published: bool,
+    /// The test stage reused a passing report for the same candidate, suites and runtime.
+    pub tests_reused: bool,
     /// The fingerprint of the key that signed the release, when one did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signed_by: Option<String>,
@@ -167,7 +172,16 @@ pub fn release(
     };
 
     let suites = contract::load_suites(&bp.suites)?;
+    let reused = if opts.retest {
+        None
+    } else {
+        contract::reuse::find(store, &digest, &suites, &opts.runtime)?
+    };
+    summary.tests_reused = reused.is_some();
     let report = stage(summary, progress, "test", || {
+        if let Some(r) = reused {
+            return Ok(r);
+        }
         let r = contract::testing::test_candidate(
             store,
             &digest,
@@ -183,7 +197,10 @@ pub fn release(
             },
         )?;
         match r.exit_code() {
-            0 => Ok(r),
+            0 => {
+                contract::reuse::remember(store, &r, &suites, &opts.runtime)?;
+                Ok(r)
+            }
             1 => Err(crate::error::failed(format!(
                 "contract tests failed for {digest}; nothing was published:\n{}",
                 r.to_text()
@@ -201,13 +218,26 @@ pub fn release(
     })?;
 
     // The previous release (before publishing, so a re-run does not compare with itself).
+    let notes_dir = notes_root(bp, opts.notes_dir.as_deref()).join(&bp.name);
+    let rel = notes_dir.join(format!("{version}.md"));
+    let tech = notes_dir.join(format!("{version}-technical.md"));
+    let kept_notes = committed_notes(&rel, &tech, &digest);
+    let t = crate::profile::span(|| "publish: find the previous release".into());
     let previous = previous_release(cat, &bp.name, &bp.version);
+    drop(t);
 
     let (published, compared) = stage(summary, progress, "publish", || {
         // Compared before publishing: the OpenVEX document published with it says what
         // the release fixed, and the notes reuse the comparison.
         let passed = gather::passed(&report);
-        let compared = compare(cat, store, &bp.name, previous.as_ref(), &digest, &passed)?;
+        // A rerun of a complete release whose notes are written needs no comparison: the
+        // VEX went out with the first publish and the notes are kept as they are.
+        let compared =
+            if kept_notes.is_some() && released_already(cat, &bp.name, &version, &digest)? {
+                None
+            } else {
+                compare(cat, store, &bp.name, previous.as_ref(), &digest, &passed)?
+            };
         let fixes = compared
             .as_ref()
             .map(|c| c.diff.advisories.clone())
@@ -232,76 +262,33 @@ pub fn release(
     summary.signed_by = published.signed.as_ref().map(|s| s.key.clone());
     let signed_by = summary.signed_by.clone();
 
-    let (rel, tech) = stage(summary, progress, "notes", || {
+    stage(summary, progress, "notes", || {
         let image = store
             .find_image(None, Some(&digest))?
             .context("the candidate vanished from the store")?;
-        let prev = compared.as_ref().map(|c| Previous {
-            version: c.version.clone(),
-            image: &c.image,
-            suites: c.suites.clone(),
-            diff: Some(c.diff.clone()),
-        });
-        let status = catalog::state(cat, &bp.name)?
-            .releases
-            .iter()
-            .find(|r| r.version == version)
-            .map(|r| r.status.to_string())
-            .unwrap_or_else(|| "released".to_string());
-        // Where an artifact attached to the release is found, by its type.
-        let attached = |artifact_type: &str| {
-            format!(
-                "{} (artifactType {artifact_type})",
-                cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
-            )
-        };
-        let facts = gather::gather(
-            store,
-            bp,
-            &image,
-            &report,
-            &suites,
-            prev,
-            Placement {
-                catalog: cat.location(),
-                // A layout cannot be pulled by digest with plain tools: name the pin
-                // the way `corebuild catalog resolve` prints it.
-                pull_ref: if cat.location().starts_with("oci-layout:") {
-                    format!("{}@{digest}", bp.name)
-                } else {
-                    cat.client_reference(&bp.name, &digest.to_string())
-                },
-                status,
-                sbom_ref: Some(attached(crate::sbom::MEDIA_TYPE)),
-                provenance_ref: Some(attached(crate::provenance::MEDIA_TYPE)),
-                vex_ref: Some(attached(crate::advisory::vex::MEDIA_TYPE)),
-                signed_by: signed_by.clone(),
-                blueprint_digest: crate::provenance::blueprint_digest(bp)
-                    .ok()
-                    .map(|d| d.to_string()),
-                lock_digest: {
-                    let l = crate::blueprint::lock_path(&bp.dir);
-                    std::fs::read(&l)
-                        .ok()
-                        .map(|b| Digest::of_bytes(&b).to_string())
-                },
-            },
-        )?;
-        let dir = notes_root(bp, opts.notes_dir.as_deref()).join(&bp.name);
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let rel = dir.join(format!("{version}.md"));
-        let tech = dir.join(format!("{version}-technical.md"));
-        let (rel_md, tech_md) = match committed_notes(&rel, &tech, &digest) {
+        let (rel_md, tech_md) = match kept_notes {
             Some(kept) => kept,
             None => {
+                let facts = release_facts(
+                    cat,
+                    store,
+                    bp,
+                    &image,
+                    &report,
+                    &suites,
+                    compared.as_ref(),
+                    signed_by,
+                )?;
+                let _t = crate::profile::span(|| "notes: render and write".into());
                 let (r, t) = (release::render(&facts), technical::render(&facts));
+                std::fs::create_dir_all(&notes_dir)
+                    .with_context(|| format!("creating {}", notes_dir.display()))?;
                 crate::oci::write_atomic(&rel, r.as_bytes())?;
                 crate::oci::write_atomic(&tech, t.as_bytes())?;
                 (r, t)
             }
         };
-        attach_notes(cat, bp, &image, &version, &rel_md, &tech_md)?;
-        Ok((rel, tech))
+        attach_notes(cat, bp, &image, &version, &rel_md, &tech_md)
     })?;
     summary.release_notes = Some(rel);
     summary.technical_notes = Some(tech);
@@ -316,6 +303,85 @@ pub fn release(
         None => skipped(summary, progress, "promote", "no --channel given"),
     }
     Ok(())
+}
+
+/// Whether `name:version` is already released as `digest` in the catalog, completely
+/// (the tag and the release record).
+fn released_already(cat: &dyn Catalog, name: &str, version: &str, digest: &Digest) -> Result<bool> {
+    if cat.head_manifest(name, version)?.as_ref() != Some(digest) {
+        return Ok(false);
+    }
+    let log = catalog::events::read_all(cat, name)?;
+    Ok(catalog::State::has_release_event(&log, version, digest))
+}
+
+/// The facts the notes are written from: the image, its report, the comparison with the
+/// previous release, and where the release and its artifacts are found.
+#[allow(clippy::too_many_arguments)]
+fn release_facts(
+    cat: &dyn Catalog,
+    store: &OciDir,
+    bp: &Blueprint,
+    image: &crate::oci::StoredImage,
+    report: &contract::ContractReport,
+    suites: &[contract::Suite],
+    compared: Option<&Compared>,
+    signed_by: Option<String>,
+) -> Result<crate::notes::facts::ReleaseFacts> {
+    let _t = crate::profile::span(|| "notes: gather the facts".into());
+    let digest = &image.digest;
+    let version = catalog::version_tag(&bp.version);
+    let prev = compared.map(|c| Previous {
+        version: c.version.clone(),
+        image: &c.image,
+        suites: c.suites.clone(),
+        diff: Some(c.diff.clone()),
+    });
+    let status = catalog::state(cat, &bp.name)?
+        .releases
+        .iter()
+        .find(|r| r.version == version)
+        .map(|r| r.status.to_string())
+        .unwrap_or_else(|| "released".to_string());
+    // Where an artifact attached to the release is found, by its type.
+    let attached = |artifact_type: &str| {
+        format!(
+            "{} (artifactType {artifact_type})",
+            cat.client_reference(&bp.name, &format!("sha256-{}", digest.hex())),
+        )
+    };
+    gather::gather(
+        store,
+        bp,
+        image,
+        report,
+        suites,
+        prev,
+        Placement {
+            catalog: cat.location(),
+            // A layout cannot be pulled by digest with plain tools: name the pin
+            // the way `corebuild catalog resolve` prints it.
+            pull_ref: if cat.location().starts_with("oci-layout:") {
+                format!("{}@{digest}", bp.name)
+            } else {
+                cat.client_reference(&bp.name, &digest.to_string())
+            },
+            status,
+            sbom_ref: Some(attached(crate::sbom::MEDIA_TYPE)),
+            provenance_ref: Some(attached(crate::provenance::MEDIA_TYPE)),
+            vex_ref: Some(attached(crate::advisory::vex::MEDIA_TYPE)),
+            signed_by,
+            blueprint_digest: crate::provenance::blueprint_digest(bp)
+                .ok()
+                .map(|d| d.to_string()),
+            lock_digest: {
+                let l = crate::blueprint::lock_path(&bp.dir);
+                std::fs::read(&l)
+                    .ok()
+                    .map(|b| Digest::of_bytes(&b).to_string())
+            },
+        },
+    )
 }
 
 /// The notes already written for this very image (a rerun, or a fresh checkout releasing
@@ -368,6 +434,7 @@ pub fn compare(
     let Some(p) = previous else {
         return Ok(None);
     };
+    let _t = crate::profile::span(|| "publish: compare with the previous release".into());
     let image = fetch_into_store(cat, store, name, &p.version, &p.digest)?;
     let new = store
         .find_image(None, Some(digest))?

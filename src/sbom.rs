@@ -134,6 +134,7 @@ fn spdx_id(s: &str) -> String {
 
 /// The SBOM of `image` (published as `name` `version`), as SPDX 2.3 JSON bytes.
 pub fn generate(store: &OciDir, image: &StoredImage, name: &str, version: &str) -> Result<Vec<u8>> {
+    let _t = crate::profile::span(|| "publish: the SBOM".into());
     let flat = flatten::flatten(store, image)?;
     let mut records: Vec<dpkg::Record> = flat
         .texts

@@ -104,8 +104,10 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         bp.check_locked()?;
     }
     let pin = base::pin_of(bp)?;
+    let t = crate::profile::span(|| "build: resolve and verify the base".into());
     let base_img = base::resolve(store, &base::reference_of(bp)?, pin.as_ref(), opts.locked)
         .with_context(|| format!("resolving the base of {}", bp.name))?;
+    drop(t);
     boot_plan::check(store, bp, &base_img)?;
     let (epoch, epoch_source) = epoch::resolve(
         opts.source_date_epoch.as_deref(),
@@ -132,12 +134,15 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
                 ]
             }),
     };
+    let t = crate::profile::span(|| "build: every layer".into());
     let built = layers::build_all(
         &ctx,
         base_img.manifest.layers(),
         base_img.config.rootfs().diff_ids(),
     )?;
 
+    drop(t);
+    let _t = crate::profile::span(|| "build: config, manifest and tag".into());
     let created = epoch::rfc3339(epoch);
     let mut labels = BTreeMap::new();
     labels.insert(

@@ -44,7 +44,11 @@ pub fn build_step(
     chain: &[String],
     opts: &LayerOptions,
 ) -> Result<(LayerInfo, Vec<(String, String)>)> {
-    let lower = rootfs::flattened(ctx.store, parents, chain)?;
+    let lower = {
+        let _t =
+            crate::profile::span(|| format!("build: layer {} flatten the parent chain", i + 1));
+        rootfs::flattened(ctx.store, parents, chain)?
+    };
     let mut spec = step_spec(ctx, i);
     let mut packages = Vec::new();
     // Held until the install phase ends: another build's download must not change the
@@ -58,7 +62,10 @@ pub fn build_step(
             _cache_lock = Some(cache.lock()?);
             let sources = crate::build::sources::SourcesDir::write(ctx)?;
             let plan = plan.expect("a packages layer has a plan");
-            packages = download(ctx, i, l, plan, &lower, &cache, &sources)?;
+            packages = {
+                let _t = crate::profile::span(|| format!("build: layer {} download phase", i + 1));
+                download(ctx, i, l, plan, &lower, &cache, &sources)?
+            };
             let script =
                 apt::install_script(&p.packages, &packages, opts.epoch, &ctx.bp.apt_sources);
             spec.args = vec!["/bin/sh".into(), "-c".into(), script];
@@ -82,8 +89,12 @@ pub fn build_step(
         }
         Layer::Files(_) => unreachable!("files layers are not build steps"),
     }
-    let (outcome, work) = run_in_scratch(ctx, &lower, &spec)?;
+    let (outcome, work) = {
+        let _t = crate::profile::span(|| format!("build: layer {} run in the runtime", i + 1));
+        run_in_scratch(ctx, &lower, &spec)?
+    };
     check(&outcome, i, l, "")?;
+    let _t = crate::profile::span(|| format!("build: layer {} write the layer", i + 1));
 
     let entries = layer::upper_to_entries(
         &work.path().join("upper"),

@@ -81,6 +81,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
         accel: crate::disk::qemu::Accel::Tcg,
         sign_key: a.sign.load()?,
+        retest: false,
     };
     let outcomes = rebuild_run::run(
         &store,

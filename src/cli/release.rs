@@ -36,6 +36,10 @@ pub struct Args {
     /// Tests of one suite run at most this many at once (default: the core count).
     #[arg(long, default_value_t = 0)]
     pub jobs: usize,
+    /// Run the contract suites even when this candidate already passed the same suites
+    /// (the same file bytes) in the same runtime; by default that stored report is reused.
+    #[arg(long)]
+    pub retest: bool,
     /// Accelerator for `boot` tests: tcg (default; works everywhere) or kvm.
     #[arg(long, value_enum, default_value = "tcg")]
     pub accel: crate::disk::qemu::Accel,
@@ -121,6 +125,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH").ok(),
         accel: a.accel,
         sign_key: a.sign.load()?,
+        retest: a.retest,
     };
     let mut summary = ReleaseSummary::default();
     let result = pipeline::release(&store, cat.as_ref(), &bp, &opts, &reporter, &mut summary);

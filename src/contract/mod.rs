@@ -85,6 +85,7 @@ mod parse;
 mod parse_boot;
 mod raw;
 mod report;
+pub mod reuse;
 pub(crate) mod rootfs;
 mod run;
 mod runc_exec;

@@ -9,7 +9,7 @@ use crate::digest::Digest;
 use crate::disk::qemu::VmTarget;
 use crate::oci::OciDir;
 use anyhow::{Context, Result};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub struct TestOptions {
     pub runtime: String,
@@ -38,27 +38,22 @@ pub fn named_suites(dir: &Path, names: &[String]) -> Result<Vec<Suite>> {
         .collect()
 }
 
-/// The unpacked candidate, cached per digest under the store (read-only to tests: each
-/// command test gets its own overlay over it).
+/// The candidate's flattened tree: the store's tree for its chain of layers (shared
+/// with the build and the disk export), made from the nearest tree below it when there
+/// is none. Read-only to tests: each command test gets its own overlay over it.
 pub fn unpacked(store: &OciDir, digest: &Digest) -> Result<Candidate> {
-    let parent = store.root().join("cache/candidates");
-    std::fs::create_dir_all(&parent)?;
-    let dir: PathBuf = parent.join(digest.hex());
     let image = store
         .find_image(None, Some(digest))?
         .ok_or_else(|| crate::error::input(format!("candidate {digest} is not in the store")))?;
-    if !dir.is_dir() {
-        let tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempdir_in(&parent)?;
-        let target = tmp.path().join("rootfs");
-        Candidate::unpack(store, digest, &target)?;
-        std::fs::rename(&target, &dir)
-            .with_context(|| format!("keeping the unpacked candidate at {}", dir.display()))?;
-    }
+    let rootfs = crate::build::rootfs::flattened(
+        store,
+        image.manifest.layers(),
+        image.config.rootfs().diff_ids(),
+    )
+    .with_context(|| format!("unpacking candidate {digest}"))?;
     Ok(Candidate {
         digest: digest.clone(),
-        rootfs: dir,
+        rootfs,
         config: image.config,
         vm: None,
     })
@@ -119,7 +114,9 @@ pub fn test_candidate(
     opts: &TestOptions,
 ) -> Result<ContractReport> {
     crate::runtime::sweep_stale().context("cleaning up after earlier runs")?;
+    let t = crate::profile::span(|| "test: the candidate's tree".into());
     let mut candidate = unpacked(store, digest)?;
+    drop(t);
     if boots(suites, &candidate) {
         candidate.vm = Some(vm_target(store, &candidate, opts)?);
     }
@@ -130,6 +127,7 @@ pub fn test_candidate(
         .and_then(|c| c.env().clone())
         .unwrap_or_default();
     let exec = RuntimeExecutor::new(&opts.runtime, &store.root().join("cache/work"), env)?;
+    let _t = crate::profile::span(|| "test: run the suites".into());
     let report = run_suites(&candidate, suites, &exec, &RunOptions { jobs: opts.jobs });
     store_report(store, &report)?;
     Ok(report)

@@ -32,7 +32,6 @@ pub mod qemu_img;
 pub mod size;
 
 use crate::digest::{Digest, HashingWriter};
-use crate::layer::ApplyOptions;
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -196,7 +195,7 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
         .context("making a scratch directory for the disk")?;
 
     let step = Instant::now();
-    let rootfs = flattened(store, image, opts, work.path())?;
+    let rootfs = flattened(store, image, opts)?;
     t.unpack_ms = ms(step);
 
     let step = Instant::now();
@@ -280,28 +279,18 @@ pub fn export(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Resu
 }
 
 /// The flattened image: the caller's, the contract runner's cached tree, or a fresh one.
-fn flattened(
-    store: &OciDir,
-    image: &StoredImage,
-    opts: &ExportOptions,
-    work: &Path,
-) -> Result<PathBuf> {
+fn flattened(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Result<PathBuf> {
     if let Some(r) = &opts.rootfs {
         return Ok(r.clone());
     }
-    // The contract runner keeps the flattened candidate under the store; flattening is
-    // most of an export's time, so use that tree when `corebuild test` left one.
-    let cached = store
-        .root()
-        .join("cache/candidates")
-        .join(image.digest.hex());
-    if cached.is_dir() {
-        return Ok(cached);
-    }
-    let r = work.join("rootfs");
-    crate::build::unpack::unpack(store, image, &r, &ApplyOptions::default())
-        .with_context(|| format!("flattening {}", image.digest))?;
-    Ok(r)
+    // Flattening is most of an export's time: the store keeps one tree per chain of
+    // layers, shared with the build and the contract runner.
+    crate::build::rootfs::flattened(
+        store,
+        image.manifest.layers(),
+        image.config.rootfs().diff_ids(),
+    )
+    .with_context(|| format!("flattening {}", image.digest))
 }
 
 /// The boot mode asked for, or the default: BIOS and UEFI when the image has a kernel
@@ -627,7 +616,8 @@ fn read_full(r: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// The disks a blueprint's `[outputs]` asks for, made from the built image `digest`, each
-/// at its size and boot mode. The image is flattened once for all of them.
+/// at its size and boot mode. The image is flattened once for all of them (the store's
+/// tree for its chain of layers).
 pub fn export_outputs(
     store: &OciDir,
     digest: &Digest,
@@ -640,22 +630,10 @@ pub fn export_outputs(
     let image = store
         .find_image(None, Some(digest))?
         .ok_or_else(|| crate::error::input(format!("image {digest} is not in the store")))?;
-    let work_root = store.root().join("cache/work");
-    std::fs::create_dir_all(&work_root)?;
-    let work = tempfile::Builder::new()
-        .prefix("disk-rootfs-")
-        .tempdir_in(&work_root)?;
-    let mut rootfs = None;
     let mut reports = Vec::new();
     for (format, d) in disks {
-        let mut opts = ExportOptions::for_output(format, d);
-        if rootfs.is_none() && !stored_matches(store, &image, &opts)? {
-            let r = work.path().join("rootfs");
-            crate::build::unpack::unpack(store, &image, &r, &ApplyOptions::default())
-                .with_context(|| format!("flattening {digest}"))?;
-            rootfs = Some(r);
-        }
-        opts.rootfs = rootfs.clone();
+        // The flattened tree is the store's, made by the first export that needs it.
+        let opts = ExportOptions::for_output(format, d);
         reports.push(
             export(store, &image, &opts)
                 .with_context(|| format!("making the {} disk", format.as_str()))?,
@@ -675,11 +653,6 @@ impl ExportOptions {
             ..ExportOptions::default()
         }
     }
-}
-
-/// Whether the store already has the disk `opts` asks for.
-fn stored_matches(store: &OciDir, image: &StoredImage, opts: &ExportOptions) -> Result<bool> {
-    Ok(artifact::find(store, &image.digest, opts.format)?.is_some_and(|s| matches(&s, opts)))
 }
 
 /// Whether a stored disk is the one `opts` asks for.
