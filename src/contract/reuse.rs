@@ -77,3 +77,50 @@ pub fn remember(
     let json = Digest::of_bytes(report.to_json().as_bytes()).to_string();
     crate::oci::write_atomic(&path, json.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(dir: &std::path::Path, text: &str) -> Suite {
+        let path = dir.join("s.toml");
+        std::fs::write(&path, text).unwrap();
+        Suite {
+            name: "s".into(),
+            version: semver::Version::new(1, 0, 0),
+            description: String::new(),
+            path,
+            targets: Vec::new(),
+            tests: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_record_changes_with_the_suite_bytes_the_candidate_and_the_runtime() {
+        let t = tempfile::tempdir().unwrap();
+        let store = OciDir::open_or_create(&t.path().join("store")).unwrap();
+        let d1 = Digest::of_bytes(b"one");
+        let d2 = Digest::of_bytes(b"two");
+        let a = record_path(&store, &d1, &[suite(t.path(), "a")], "runc").unwrap();
+        assert_eq!(
+            a,
+            record_path(&store, &d1, &[suite(t.path(), "a")], "runc").unwrap()
+        );
+        assert_ne!(
+            a,
+            record_path(&store, &d1, &[suite(t.path(), "a ")], "runc").unwrap()
+        );
+        assert_ne!(
+            a,
+            record_path(&store, &d2, &[suite(t.path(), "a")], "runc").unwrap()
+        );
+        assert_ne!(
+            a,
+            record_path(&store, &d1, &[suite(t.path(), "a")], "crun").unwrap()
+        );
+        // Nothing recorded: nothing reused.
+        assert!(find(&store, &d1, &[suite(t.path(), "a")], "runc")
+            .unwrap()
+            .is_none());
+    }
+}

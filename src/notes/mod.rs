@@ -11,6 +11,7 @@ pub mod render_diff;
 pub mod technical;
 pub mod tree;
 pub mod tree_files;
+pub mod tree_ops;
 pub mod words;
 
 pub use diff::{diff_images, ImageDiff};

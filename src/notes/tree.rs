@@ -3,23 +3,24 @@
 //! content digest. Used to diff two images and to read small files (the dpkg database);
 //! once the tree is known, `tree_files::read_files` reads chosen files' bytes in a second
 //! pass over only the layers that hold them (changelogs, too many to keep on the first).
+//! Reading a layer is in [`super::tree_ops`], which keeps what each layer does per store.
 
-use crate::digest::{Digest, HashingWriter};
-use crate::layer::{self, ApplyOptions, Compression, RawEntry, TarReader};
+use crate::digest::Digest;
+use crate::layer::{self, Compression};
 use crate::oci::{OciDir, StoredImage};
-use anyhow::{Context, Result};
+use anyhow::Result;
 use std::collections::BTreeMap;
 use std::io::Read;
 
 /// Files we keep the bytes of while walking, for later parsing.
-const KEEP: &[&str] = &[
+pub(crate) const KEEP: &[&str] = &[
     "var/lib/dpkg/status",
     "etc/os-release",
     "usr/lib/os-release",
 ];
 
 /// The largest of those files we hold in memory.
-const KEEP_LIMIT: u64 = 256 << 20;
+pub(crate) const KEEP_LIMIT: u64 = 256 << 20;
 
 /// What one path is in the flattened image. Equality (what a diff compares) leaves out
 /// where the bytes are.
@@ -85,17 +86,14 @@ pub(crate) fn clean(path: &str) -> String {
         .to_string()
 }
 
-/// Reads every layer of `image` from `store` into a tree.
+/// Reads every layer of `image` from `store` into a tree. Each layer is read once per
+/// store: what it does to a tree is kept in `cache/scan/` (see [`super::tree_ops`]).
 pub fn read_tree(store: &OciDir, image: &StoredImage) -> Result<Tree> {
     let mut tree = Tree::default();
     for i in 0..image.manifest.layers().len() {
-        let (digest, layer) = open_layer(store, image, i)?;
-        let counted = crate::digest::HashingReader::new(layer);
-        // Untrusted (a pulled previous release, an imported base): the bounded reader.
-        let mut tar = TarReader::bounded(counted, &ApplyOptions::default());
-        apply(&mut tree, &mut tar, i).with_context(|| format!("reading layer {i} ({digest})"))?;
-        tar.drain()?;
-        tree.layer_sizes.push(tar.into_inner().finish().1);
+        let scan = super::tree_ops::layer_ops(store, image, i)?;
+        super::tree_ops::replay(&mut tree, &scan.ops, i);
+        tree.layer_sizes.push(scan.size);
     }
     Ok(tree)
 }
@@ -118,115 +116,7 @@ pub(crate) fn open_layer(
     Ok((digest, layer::decompress(compression, blob)))
 }
 
-/// The kind of node an entry makes.
-fn kind(e: &RawEntry) -> &'static str {
-    match e.typeflag {
-        _ if e.is_file() => "file",
-        b'0' | b'\0' | b'7' | b'5' => "dir",
-        b'2' => "symlink",
-        b'1' => "hardlink",
-        b'6' => "fifo",
-        _ => "other",
-    }
-}
-
-fn apply<R: Read>(tree: &mut Tree, tar: &mut TarReader<R>, layer: usize) -> Result<()> {
-    let mut opaque_here: Vec<String> = Vec::new();
-    let mut added_here: std::collections::HashSet<String> = std::collections::HashSet::new();
-    while let Some(e) = tar.next_entry()? {
-        let path = clean(&String::from_utf8_lossy(&e.name));
-        let (dir, base) = match path.rsplit_once('/') {
-            Some((d, b)) => (d.to_string(), b.to_string()),
-            None => (String::new(), path.clone()),
-        };
-        if base == ".wh..wh..opq" {
-            opaque_here.push(dir);
-            continue;
-        }
-        if let Some(victim) = base.strip_prefix(".wh.") {
-            let target = if dir.is_empty() {
-                victim.to_string()
-            } else {
-                format!("{dir}/{victim}")
-            };
-            remove_tree(tree, &target);
-            continue;
-        }
-        let kind = kind(&e);
-        let (mode, uid, gid, size) = (e.mode, e.uid, e.gid, e.size);
-        if kind != "dir" {
-            // A non-directory replaces whatever was there, including a directory tree.
-            remove_tree(tree, &path);
-        }
-        let content = match kind {
-            "file" => {
-                let mut hw = HashingWriter::new(Vec::new());
-                let keep = KEEP.contains(&path.as_str());
-                if keep {
-                    std::io::copy(&mut tar.data().take(KEEP_LIMIT + 1), &mut hw)?;
-                    let (bytes, d, n) = hw.finish();
-                    if n > KEEP_LIMIT {
-                        return Err(crate::error::input(format!(
-                            "/{path} is larger than {} MiB",
-                            KEEP_LIMIT >> 20
-                        )));
-                    }
-                    tree.kept.insert(path.clone(), bytes);
-                    d.to_string()
-                } else {
-                    let mut hw = HashingWriter::new(std::io::sink());
-                    std::io::copy(&mut tar.data(), &mut hw)?;
-                    hw.finish().1.to_string()
-                }
-            }
-            "symlink" | "hardlink" => String::from_utf8_lossy(&e.link).into_owned(),
-            _ => String::new(),
-        };
-        if kind == "hardlink" {
-            // A hard link shares its target's content: record it as that file.
-            // Its bytes stay where the target's are (the target's own layer and path).
-            let target = clean(&content);
-            if let Some(mut t) = tree.nodes.get(&target).cloned() {
-                if t.origin.1.is_none() {
-                    t.origin.1 = Some(target);
-                }
-                tree.nodes.insert(path.clone(), t);
-                added_here.insert(path);
-                continue;
-            }
-        }
-        tree.nodes.insert(
-            path.clone(),
-            Node {
-                kind,
-                mode,
-                uid,
-                gid,
-                size,
-                content,
-                origin: (layer, None),
-            },
-        );
-        added_here.insert(path);
-    }
-    // Opaque directories drop what lower layers had below them, not this layer's entries.
-    for dir in opaque_here {
-        let prefix = format!("{dir}/");
-        let lower: Vec<String> = tree
-            .nodes
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .filter(|k| !added_here.contains(k))
-            .collect();
-        for k in lower {
-            tree.nodes.remove(&k);
-        }
-    }
-    Ok(())
-}
-
-fn remove_tree(tree: &mut Tree, path: &str) {
+pub(crate) fn remove_tree(tree: &mut Tree, path: &str) {
     tree.nodes.remove(path);
     tree.kept.remove(path);
     let prefix = format!("{path}/");

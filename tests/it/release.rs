@@ -101,6 +101,12 @@ fn release_story(catalog: &str) {
     let (code, again, err) = release(&[]);
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(again["already_published"], true);
+    // The same candidate passed the same suites: the stored report is reused, unless
+    // --retest asks for a run.
+    assert_eq!(again["tests_reused"], true, "{again}");
+    let (code, retested, err) = release(&["--retest"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(retested["tests_reused"], false, "{retested}");
     assert_eq!(
         n2,
         std::fs::read_to_string(notes.join("tiny-web/1.0.1.md")).unwrap()
