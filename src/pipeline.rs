@@ -30,6 +30,8 @@ pub struct ReleaseOptions {
     pub accel: crate::disk::qemu::Accel,
     /// Sign and attest the release with this key when publishing.
     pub sign_key: Option<std::sync::Arc<crate::trust::SigningKey>>,
+    /// The shared layer cache in a registry (`--cache`, `COREBUILD_CACHE`).
+    pub cache: Option<build::registry_cache::CacheSpec>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +142,7 @@ pub fn release(
                 locked: opts.locked,
                 runtime: opts.runtime.clone(),
                 source_date_epoch: opts.source_date_epoch.clone(),
+                cache: opts.cache.clone(),
                 ..BuildOptions::new()
             },
         )
