@@ -36,12 +36,15 @@ pub enum Lookup {
     Poisoned,
 }
 
-/// An open registry cache. Disabled for the rest of the build after the first failure
-/// that is not the entry's fault (unreachable, 5xx, refused push).
+/// An open registry cache. Out of use for the rest of the build after the first lookup
+/// that fails for a reason that is not the entry's (unreachable, 5xx past the retries),
+/// and without pushes after the first refused push (a read-only job still reads).
 pub struct RegistryCache {
     spec: CacheSpec,
     client: Client,
-    disabled: AtomicBool,
+    down: AtomicBool,
+    no_push: AtomicBool,
+    warned: AtomicBool,
 }
 
 impl RegistryCache {
@@ -61,7 +64,9 @@ impl RegistryCache {
         Ok(RegistryCache {
             spec: spec.clone(),
             client,
-            disabled: AtomicBool::new(false),
+            down: AtomicBool::new(false),
+            no_push: AtomicBool::new(false),
+            warned: AtomicBool::new(false),
         })
     }
 
@@ -73,16 +78,28 @@ impl RegistryCache {
     }
 
     fn enabled(&self) -> bool {
-        !self.disabled.load(Ordering::Relaxed)
+        !self.down.load(Ordering::Relaxed)
     }
 
-    /// Warns once that the cache is out of use, then stays quiet.
-    fn give_up(&self, what: &str, e: &anyhow::Error) {
-        if !self.disabled.swap(true, Ordering::Relaxed) {
-            eprintln!(
-                "warning: layer cache {}: {what}: {e:#}; building without it",
-                self.spec
-            );
+    fn pushing(&self) -> bool {
+        self.enabled() && !self.no_push.load(Ordering::Relaxed)
+    }
+
+    /// Puts the cache out of use for this build, warning (once).
+    fn go_down(&self, what: &str, e: &anyhow::Error) {
+        self.down.store(true, Ordering::Relaxed);
+        self.warn_once(&format!("{what}: {e:#}; building without it"));
+    }
+
+    /// Stops pushing for this build, warning (once); lookups go on.
+    fn stop_pushing(&self, what: &str, e: &anyhow::Error) {
+        self.no_push.store(true, Ordering::Relaxed);
+        self.warn_once(&format!("{what}: {e:#}; layers built here are not pushed"));
+    }
+
+    fn warn_once(&self, msg: &str) {
+        if !self.warned.swap(true, Ordering::Relaxed) {
+            eprintln!("warning: layer cache {}: {msg}", self.spec);
         }
     }
 
@@ -108,7 +125,7 @@ impl RegistryCache {
             // The registry served bytes that do not match their digest: the entry's fault.
             Err(e) if crate::error::exit_code(&e) == 2 => self.refuse(key, &format!("{e:#}")),
             Err(e) => {
-                self.give_up("looking up a layer", &e);
+                self.go_down("looking up a layer", &e);
                 Lookup::Miss
             }
         }
@@ -166,24 +183,24 @@ impl RegistryCache {
     /// Makes sure the registry has the entry for `key`, pushing it when it does not:
     /// for a layer found in the local cache, so a cache that came later fills up.
     pub fn ensure(&self, store: &OciDir, key: &Digest, rec: &CacheRecord) {
-        if !self.enabled() {
+        if !self.pushing() {
             return;
         }
         match self.client.head_manifest(&self.spec.repo, &tag(key)) {
             Ok(Some(_)) => {}
             Ok(None) => self.push(store, key, rec),
-            Err(e) => self.give_up("looking up a layer", &e),
+            Err(e) => self.go_down("looking up a layer", &e),
         }
     }
 
     /// Pushes the entry for `key` (the layer blob, the record, the tagged manifest),
     /// replacing whatever the tag named before.
     pub fn push(&self, store: &OciDir, key: &Digest, rec: &CacheRecord) {
-        if !self.enabled() {
+        if !self.pushing() {
             return;
         }
         if let Err(e) = self.try_push(store, key, rec) {
-            self.give_up(&format!("pushing {}", tag(key)), &e);
+            self.stop_pushing(&format!("pushing {}", tag(key)), &e);
         }
     }
 
