@@ -165,7 +165,7 @@ impl RegistryCache {
     /// beside the store, decompressed and hashed there, and only then linked in.
     fn fetch_layer(&self, store: &OciDir, rec: &CacheRecord) -> Result<Result<(), String>> {
         if store.has_blob(&rec.digest) {
-            return Ok(check_diff_id(store, rec)?);
+            return check_diff_id(store, rec);
         }
         let incoming = store.root().join("cache/incoming");
         std::fs::create_dir_all(&incoming)?;
