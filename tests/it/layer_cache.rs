@@ -118,6 +118,38 @@ fn a_second_store_builds_busybox_from_the_registry_cache_without_a_runtime() {
     second_store_builds_from_the_cache(|ws| ws.tiny_base(), tiny_project);
 }
 
+/// `release` reads the cache from `COREBUILD_CACHE`: a store with only the base releases
+/// what another store built, without its runtime.
+#[test]
+fn release_takes_the_cache_from_the_environment() {
+    let reg = Registry::start();
+    let cache = format!("registry:{}/{REPO}", reg.addr);
+    let a = Ws::new();
+    a.tiny_base();
+    let built = cached_build(&a, &tiny_project(&a), &cache, None);
+    let b = Ws::new();
+    b.tiny_base();
+    let bp = tiny_project(&b);
+    let log = b.path().join("runtime-calls");
+    let rt = failing_runtime(b.path(), &log);
+    let o = run_ok(
+        b.cb()
+            .env("COREBUILD_INSECURE", "1")
+            .env("COREBUILD_CACHE", &cache)
+            .arg("release")
+            .arg("--locked")
+            .arg(&bp)
+            .arg("--catalog")
+            .arg(format!("oci-layout:{}", b.path().join("catalog").display()))
+            .arg("--runtime")
+            .arg(&rt)
+            .arg("--json"),
+    );
+    assert!(!log.exists(), "the runtime was started");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["digest"], built["digest"], "{v}");
+}
+
 #[test]
 fn a_second_store_builds_core_minimal_from_the_registry_cache_without_a_runtime() {
     second_store_builds_from_the_cache(
