@@ -70,7 +70,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                 l.source,
                 l.digest,
                 output::size(l.size),
-                if l.cache_hit { " (cached)" } else { "" }
+                match (l.cache_hit, l.cache) {
+                    (true, Some(build::cache::CacheSource::Registry)) =>
+                        " (cached, from the registry)",
+                    (true, _) => " (cached)",
+                    _ => "",
+                }
             );
         }
         if !outcome.base.pinned {
