@@ -33,6 +33,8 @@ pub struct ReleaseOptions {
     /// Run the suites even when a passing report for the same candidate, suites and
     /// runtime is stored (see `contract::reuse`).
     pub retest: bool,
+    /// The shared layer cache in a registry (`--cache`, `COREBUILD_CACHE`).
+    pub cache: Option<build::registry_cache::CacheSpec>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -145,6 +147,7 @@ pub fn release(
                 locked: opts.locked,
                 runtime: opts.runtime.clone(),
                 source_date_epoch: opts.source_date_epoch.clone(),
+                cache: opts.cache.clone(),
                 ..BuildOptions::new()
             },
         )

@@ -78,11 +78,21 @@ impl LayerCache {
         }
     }
 
-    /// The record for a key, if there is one whose blob is still in the store.
+    /// The record for a key, if there is one whose blob is still in the store. A hit
+    /// sets the record's mtime to now: `gc` removes the least recently used first.
     pub fn get(&self, store: &OciDir, key: &Digest) -> Option<CacheRecord> {
-        let bytes = std::fs::read(self.dir.join(format!("{}.json", key.hex()))).ok()?;
+        let path = self.dir.join(format!("{}.json", key.hex()));
+        let bytes = std::fs::read(&path).ok()?;
         let rec: CacheRecord = serde_json::from_slice(&bytes).ok()?;
-        store.has_blob(&rec.digest).then_some(rec)
+        if !store.has_blob(&rec.digest) {
+            return None;
+        }
+        // Best effort: a read-only store still builds.
+        let _ = std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+        Some(rec)
     }
 
     pub fn put(&self, key: &Digest, rec: &CacheRecord) -> Result<()> {
@@ -92,4 +102,14 @@ impl LayerCache {
             &serde_json::to_vec_pretty(rec)?,
         )
     }
+}
+
+/// Where a layer that was not built came from, for reports and `--json` (`cache`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CacheSource {
+    /// This store's own record.
+    Local,
+    /// The shared cache in a registry (`--cache`).
+    Registry,
 }

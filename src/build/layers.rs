@@ -1,12 +1,14 @@
 //! Building the blueprint's own layers, in order, over the base. `files` layers do not
 //! depend on what is below them, so they are all written first, in parallel; `run` and
 //! `packages` layers execute over the flattened layers below them, one after another.
-//! Every layer goes through the layer cache.
+//! Every layer goes through the layer cache: this store's, then the registry's (`--cache`).
 
 use crate::blueprint::{Blueprint, Layer, LockedSource, LockedUpgrade, PackageSpec};
 use crate::build::apt::Plan;
-use crate::build::cache::{CacheKeyInput, CacheRecord, LayerCache};
+use crate::build::cache::{CacheKeyInput, CacheRecord, CacheSource, LayerCache};
+use crate::build::registry_cache::{Lookup, RegistryCache};
 use crate::build::step;
+use crate::digest::Digest;
 use crate::layer::{self, Entry, LayerInfo, LayerOptions};
 use crate::oci::OciDir;
 use anyhow::{Context, Result};
@@ -22,6 +24,8 @@ pub struct BuiltLayer {
     pub kind: &'static str,
     pub info: LayerInfo,
     pub cache_hit: bool,
+    /// Where a cached layer came from; `None` when it was built.
+    pub cache: Option<CacheSource>,
     /// (name, version) of every package a `packages` layer installed.
     pub packages: Vec<(String, String)>,
 }
@@ -40,6 +44,8 @@ pub struct LayerContext<'a> {
     pub update_packages: Vec<String>,
     /// The environment build steps run with (the base image's `Env`).
     pub env: Vec<String>,
+    /// The shared layer cache in a registry (`--cache`), if any.
+    pub remote: Option<&'a RegistryCache>,
 }
 
 pub fn build_all(
@@ -69,14 +75,16 @@ pub fn build_all(
                 let info = files[i].clone().expect("built in the first pass");
                 // The layer's inputs are its content, which the diff_id names exactly.
                 let key = key(ctx, l, &chain, vec![info.diff_id.to_string()], &[], &opts)?;
-                let hit = cache.get(ctx.store, &key).is_some();
-                if !hit {
-                    cache.put(&key, &CacheRecord::from_info(&info, Vec::new()))?;
+                let rec = CacheRecord::from_info(&info, Vec::new());
+                let cache_src = lookup(ctx, &cache, &key, Some(&info)).map(|(_, src)| src);
+                if cache_src.is_none() {
+                    remember(ctx, &cache, &key, &rec)?;
                 }
                 BuiltLayer {
                     kind: "files",
                     info,
-                    cache_hit: hit && !ctx.no_cache,
+                    cache_hit: cache_src.is_some(),
+                    cache: cache_src,
                     packages: Vec::new(),
                 }
             }
@@ -89,18 +97,18 @@ pub fn build_all(
                     pins.as_deref().unwrap_or(&[]),
                     &opts,
                 )?;
-                let cached = if ctx.no_cache || pins.is_none() && matches!(l, Layer::Packages(_)) {
+                let cached = if pins.is_none() && matches!(l, Layer::Packages(_)) {
                     None
                 } else {
-                    cache
-                        .get(ctx.store, &key)
-                        .and_then(|r| Some((r.to_info()?, r.packages)))
+                    lookup(ctx, &cache, &key, None)
+                        .and_then(|(r, src)| Some((r.to_info()?, r.packages, src)))
                 };
                 match cached {
-                    Some((info, packages)) => BuiltLayer {
+                    Some((info, packages, src)) => BuiltLayer {
                         kind: kind_name(l),
                         info,
                         cache_hit: true,
+                        cache: Some(src),
                         packages,
                     },
                     None => {
@@ -113,11 +121,17 @@ pub fn build_all(
                         } else {
                             key
                         };
-                        cache.put(&key, &CacheRecord::from_info(&info, packages.clone()))?;
+                        remember(
+                            ctx,
+                            &cache,
+                            &key,
+                            &CacheRecord::from_info(&info, packages.clone()),
+                        )?;
                         BuiltLayer {
                             kind: kind_name(l),
                             info,
                             cache_hit: false,
+                            cache: None,
                             packages,
                         }
                     }
@@ -135,6 +149,45 @@ pub fn build_all(
     Ok(out)
 }
 
+/// The record for `key`: this store's first, then the registry cache's (verified, and
+/// then recorded here). A local hit the registry lacks is pushed there. `built` is the
+/// layer when it is made here anyway (`files`). `None` under `--no-cache`.
+fn lookup(
+    ctx: &LayerContext,
+    cache: &LayerCache,
+    key: &Digest,
+    built: Option<&LayerInfo>,
+) -> Option<(CacheRecord, CacheSource)> {
+    if ctx.no_cache {
+        return None;
+    }
+    if let Some(rec) = cache.get(ctx.store, key) {
+        if let Some(remote) = ctx.remote {
+            remote.ensure(ctx.store, key, &rec);
+        }
+        return Some((rec, CacheSource::Local));
+    }
+    let remote = ctx.remote?;
+    match remote.lookup(ctx.store, key, built) {
+        Lookup::Hit(rec) => {
+            // Best effort: the layer is in the store either way.
+            let _ = cache.put(key, &rec);
+            Some((rec, CacheSource::Registry))
+        }
+        Lookup::Miss | Lookup::Poisoned => None,
+    }
+}
+
+/// Records a layer built here: in this store's cache, and pushed to the registry cache
+/// (over whatever entry the key had there).
+fn remember(ctx: &LayerContext, cache: &LayerCache, key: &Digest, rec: &CacheRecord) -> Result<()> {
+    cache.put(key, rec)?;
+    if let Some(remote) = ctx.remote {
+        remote.push(ctx.store, key, rec);
+    }
+    Ok(())
+}
+
 fn kind_name(l: &Layer) -> &'static str {
     match l {
         Layer::Files(_) => "files",
@@ -150,7 +203,7 @@ fn key(
     inputs: Vec<String>,
     pins: &[(String, String)],
     opts: &LayerOptions,
-) -> Result<crate::digest::Digest> {
+) -> Result<Digest> {
     // Host paths of `files` sources are not part of the definition: the content is.
     let definition = match l {
         Layer::Files(f) => serde_json::to_value(

@@ -11,6 +11,7 @@ pub mod image;
 pub mod import;
 pub(crate) mod layers;
 pub mod registry_base;
+pub mod registry_cache;
 pub mod relock;
 pub mod rootfs;
 pub mod scrub;
@@ -43,6 +44,8 @@ pub struct BuildOptions {
     pub update_pins: bool,
     /// Re-resolve only these packages (`corebuild lock --package`, `rebuild`).
     pub update_packages: Vec<String>,
+    /// The shared layer cache in a registry (`--cache`, `COREBUILD_CACHE`).
+    pub cache: Option<registry_cache::CacheSpec>,
 }
 
 impl BuildOptions {
@@ -65,6 +68,9 @@ pub struct LayerReport {
     pub size: u64,
     pub media_type: String,
     pub cache_hit: bool,
+    /// Where a cache hit came from: `local` (this store) or `registry` (`--cache`);
+    /// null for a layer built here and for base layers.
+    pub cache: Option<cache::CacheSource>,
     /// Packages a `packages` layer installed, `name=version`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub packages: Vec<String>,
@@ -114,7 +120,12 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
         bp.epoch,
         base_img.config.created().as_deref(),
     )?;
+    let remote = opts
+        .cache
+        .as_ref()
+        .and_then(registry_cache::RegistryCache::open_or_warn);
     let ctx = layers::LayerContext {
+        remote: remote.as_ref(),
         store,
         bp,
         epoch,
@@ -210,6 +221,7 @@ pub fn build(store: &OciDir, bp: &Blueprint, opts: &BuildOptions) -> Result<Buil
             size: l.size(),
             media_type: l.media_type().to_string(),
             cache_hit: i >= base_count && built[i - base_count].cache_hit,
+            cache: i.checked_sub(base_count).and_then(|b| built[b].cache),
             packages: if i >= base_count {
                 built[i - base_count]
                     .packages

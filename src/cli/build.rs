@@ -1,4 +1,4 @@
-//! `corebuild build BLUEPRINT [--out DIR] [--locked] [--json]`.
+//! `corebuild build BLUEPRINT [--out DIR] [--locked] [--cache registry:HOST/REPO] [--json]`.
 
 use crate::blueprint::{self, LoadOptions};
 use crate::build::{self, BuildOptions};
@@ -26,6 +26,10 @@ pub struct Args {
     /// Contract suites directory (default: contract-tests/ in the nearest ancestor).
     #[arg(long)]
     pub suites: Option<PathBuf>,
+    /// Shared layer cache: registry:HOST[:PORT]/REPO (default: COREBUILD_CACHE).
+    /// Layers are looked up there before they are built and pushed after.
+    #[arg(long, value_name = "registry:HOST[:PORT]/REPO")]
+    pub cache: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -37,6 +41,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
             suites_dir: a.suites.clone(),
         },
     )?;
+    let cache = build::registry_cache::CacheSpec::from_flag_or_env(a.cache.as_deref())?;
     let store = OciDir::open_or_create(store)?;
     let opts = BuildOptions {
         locked: a.locked,
@@ -46,6 +51,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         runtime: a.runtime,
         update_pins: false,
         update_packages: Vec::new(),
+        cache,
     };
     let outcome = build::build(&store, &bp, &opts)?;
     // `[outputs] qcow2 = { size = … }` and `raw = true`: the disks, kept beside the image.
@@ -64,7 +70,12 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
                 l.source,
                 l.digest,
                 output::size(l.size),
-                if l.cache_hit { " (cached)" } else { "" }
+                match (l.cache_hit, l.cache) {
+                    (true, Some(build::cache::CacheSource::Registry)) =>
+                        " (cached, from the registry)",
+                    (true, _) => " (cached)",
+                    _ => "",
+                }
             );
         }
         if !outcome.base.pinned {

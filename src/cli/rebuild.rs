@@ -47,6 +47,9 @@ pub struct Args {
     pub runtime: String,
     #[command(flatten)]
     pub sign: crate::cli::key::SignArgs,
+    /// Shared layer cache: registry:HOST[:PORT]/REPO (default: COREBUILD_CACHE).
+    #[arg(long, value_name = "registry:HOST[:PORT]/REPO")]
+    pub cache: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -82,6 +85,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         accel: crate::disk::qemu::Accel::Tcg,
         sign_key: a.sign.load()?,
         retest: false,
+        cache: crate::build::registry_cache::CacheSpec::from_flag_or_env(a.cache.as_deref())?,
     };
     let outcomes = rebuild_run::run(
         &store,

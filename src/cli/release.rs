@@ -45,6 +45,9 @@ pub struct Args {
     pub accel: crate::disk::qemu::Accel,
     #[command(flatten)]
     pub sign: crate::cli::key::SignArgs,
+    /// Shared layer cache: registry:HOST[:PORT]/REPO (default: COREBUILD_CACHE).
+    #[arg(long, value_name = "registry:HOST[:PORT]/REPO")]
+    pub cache: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -126,6 +129,7 @@ pub fn run(store: &Path, a: Args) -> anyhow::Result<i32> {
         accel: a.accel,
         sign_key: a.sign.load()?,
         retest: a.retest,
+        cache: crate::build::registry_cache::CacheSpec::from_flag_or_env(a.cache.as_deref())?,
     };
     let mut summary = ReleaseSummary::default();
     let result = pipeline::release(&store, cat.as_ref(), &bp, &opts, &reporter, &mut summary);
