@@ -19,6 +19,7 @@ mod disk;
 mod disk_formats;
 mod docker_base;
 mod escapes;
+mod gc;
 mod pins;
 mod query;
 mod rebuild;
