@@ -6,7 +6,7 @@ use crate::util::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// A blueprint `gcapp` on the busybox base with two run layers; `v` changes both, so
 /// every variant has its own layers, records and parent trees.
@@ -275,4 +275,36 @@ fn gc_waits_for_a_running_build_or_refuses_with_no_wait() {
     run_ok(ws.cb().arg("unpack").arg("slow:1.0.0").arg(&flat));
     assert_eq!(std::fs::read_to_string(flat.join("out")).unwrap(), "done\n");
     assert!(built["digest"].is_string());
+}
+
+#[test]
+fn a_gc_killed_mid_way_leaves_scratch_that_no_build_takes_and_the_next_gc_removes() {
+    let ws = Ws::new();
+    several_builds(&ws);
+    for point in ["gc.blob:kill", "gc.renamed:kill"] {
+        let o = ws
+            .cb()
+            .args(["gc", "--keep-size", "0"])
+            .env("COREBUILD_FAILPOINT", point)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), None, "{point}: not killed: {}", stderr(&o));
+        assert_intact(&ws);
+    }
+    let left: Vec<_> = walkdir::WalkDir::new(ws.store().join("cache"))
+        .max_depth(2)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-gc-"))
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // The renamed tree is no cache entry: the build flattens its parent afresh.
+    build_json(ws.cb().arg("build").arg(app(&ws, "d")).arg("--json"));
+    let r = gc_json(&ws, &[]);
+    assert!(
+        r["removed"]["scratch"]["count"].as_u64().unwrap() >= 1,
+        "{r}"
+    );
+    assert!(!left[0].path().exists());
+    assert_intact(&ws);
 }
