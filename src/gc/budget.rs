@@ -51,7 +51,7 @@ pub fn plan(inv: &Inventory, reached: &BTreeSet<Digest>, budget: Option<u64>) ->
     p.items.extend(inv.garbage.iter().cloned());
     let mut current = inv.total - removed_bytes(&p);
     if let Some(budget) = budget {
-        for item in lru_order(&inv.cached) {
+        for item in lru_order(&inv.cached, reached) {
             if current <= budget {
                 break;
             }
@@ -79,11 +79,14 @@ fn removed_bytes(p: &Plan) -> u64 {
     p.items.iter().map(|i| i.bytes).sum::<u64>() + p.blobs.values().sum::<u64>()
 }
 
-/// Cache items, least recently used first (ties: by kind, then path, so the order is
-/// the same on every run).
-pub fn lru_order(items: &[Item]) -> Vec<&Item> {
+/// Cache items in the order they leave: least recently used first (ties: by kind, then
+/// path, so the order is the same on every run), except that layer records whose layer a
+/// tag keeps come last: removing one frees only the record's own bytes and costs a
+/// cache hit.
+pub fn lru_order<'a>(items: &'a [Item], reached: &BTreeSet<Digest>) -> Vec<&'a Item> {
+    let cheap = |i: &Item| i.blob.as_ref().is_some_and(|d| reached.contains(d));
     let mut v: Vec<&Item> = items.iter().collect();
-    v.sort_by(|a, b| (a.used, a.kind, &a.path).cmp(&(b.used, b.kind, &b.path)));
+    v.sort_by(|a, b| (cheap(a), a.used, a.kind, &a.path).cmp(&(cheap(b), b.used, b.kind, &b.path)));
     v
 }
 
@@ -178,16 +181,22 @@ mod tests {
     }
 
     #[test]
-    fn lru_ties_break_by_kind_then_path() {
+    fn lru_ties_break_by_kind_then_path_and_tag_backed_records_go_last() {
         let a = item(Kind::Rootfs, "b", 1, 5, None);
         let b = item(Kind::LayerRecord, "z", 1, 5, None);
         let c = item(Kind::Rootfs, "a", 1, 5, None);
         let old = item(Kind::Apt, "x", 1, 50, None);
-        let v = [a, b, c, old];
-        let order: Vec<_> = lru_order(&v)
+        let tagged = item(Kind::LayerRecord, "t", 1, 500, Some(d(1)));
+        let v = [a, b, c, old, tagged];
+        let reached = BTreeSet::from([d(1)]);
+        let order: Vec<_> = lru_order(&v, &reached)
             .iter()
             .map(|i| i.path.to_str().unwrap())
             .collect();
-        assert_eq!(order, ["x", "z", "a", "b"]);
+        assert_eq!(
+            order,
+            ["x", "z", "a", "b", "t"],
+            "a tag-backed record goes last"
+        );
     }
 }
