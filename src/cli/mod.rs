@@ -338,6 +338,33 @@ mod tests {
     }
 
     #[test]
+    fn gc_parses_sizes_and_repeated_locks() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "gc",
+            "--keep-size",
+            "1.5GB",
+            "--locks",
+            "a",
+            "--locks",
+            "b",
+            "--dry-run",
+            "--no-wait",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Gc(a) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(a.keep_size, Some(1_500_000_000));
+        assert_eq!(a.locks, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(a.dry_run && a.no_wait && a.json);
+        let err = Cli::try_parse_from(["corebuild", "gc", "--keep-size", "lots"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--keep-size"), "{err}");
+    }
+
+    #[test]
     fn store_comes_from_flag() {
         let c = Cli::try_parse_from(["corebuild", "--store", "/s", "fsck"]).unwrap();
         assert_eq!(c.store, PathBuf::from("/s"));

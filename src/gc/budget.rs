@@ -49,20 +49,20 @@ pub fn plan(inv: &Inventory, reached: &BTreeSet<Digest>, budget: Option<u64>) ->
         }
     }
     p.items.extend(inv.garbage.iter().cloned());
-    let mut current = inv.total - removed_bytes(&p);
+    let mut current = inv.total.saturating_sub(removed_bytes(&p));
     if let Some(budget) = budget {
         for item in lru_order(&inv.cached, reached) {
             if current <= budget {
                 break;
             }
-            current -= item.bytes;
+            current = current.saturating_sub(item.bytes);
             if let Some(d) = &item.blob {
                 if let Some(n) = held.get_mut(d) {
                     *n -= 1;
                     if *n == 0 {
                         let size = inv.blobs[d];
                         p.blobs.insert(d.clone(), size);
-                        current -= size;
+                        current = current.saturating_sub(size);
                     }
                 }
             }
