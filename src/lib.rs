@@ -17,6 +17,7 @@ pub mod error;
 pub mod failpoint;
 #[cfg(test)]
 mod fuzz;
+pub mod gc;
 pub mod layer;
 pub mod notes;
 pub mod oci;

@@ -7,6 +7,7 @@ mod catalog;
 mod diff;
 mod disk;
 mod fsck;
+mod gc;
 mod inspect;
 mod key;
 mod lock;
@@ -104,6 +105,8 @@ pub enum Command {
     Verify(verify::Args),
     /// Sign a published release (again, e.g. with a rotated key) or a registry image.
     Sign(sign::Args),
+    /// Remove what no tag, lock file or size budget keeps from the store.
+    Gc(gc::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -121,6 +124,7 @@ pub fn run() -> i32 {
 fn dispatch(cli: Cli) -> anyhow::Result<i32> {
     let store = cli.store;
     crate::trust::policy::configure(&cli.require_signed);
+    let _lease = lease(&cli.command, &store)?;
     match cli.command {
         Command::Build(a) => build::run(&store, a),
         Command::Lock(a) => lock::run(&store, a),
@@ -146,7 +150,45 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Key(c) => key::run(c),
         Command::Verify(a) => verify::run(a),
         Command::Sign(a) => sign::run(a),
+        Command::Gc(a) => gc::run(&store, a),
     }
+}
+
+/// The store lease (`crate::gc::lease`) a command holds while it runs: shared by every
+/// command that uses the store, so that `gc` (which takes it exclusively) never collects
+/// a build's blobs mid-build. Commands without the store take none.
+fn lease(
+    command: &Command,
+    store: &std::path::Path,
+) -> anyhow::Result<Option<crate::gc::lease::Lease>> {
+    use crate::gc::lease;
+    Ok(match command {
+        Command::Build(_)
+        | Command::Lock(_)
+        | Command::Base(_)
+        | Command::Test(_)
+        | Command::Release(_)
+        | Command::Publish(_)
+        | Command::Rebuild(_)
+        | Command::Disk(_) => Some(lease::for_writer(store)?),
+        Command::Inspect(_)
+        | Command::Images(_)
+        | Command::Unpack(_)
+        | Command::Fsck(_)
+        | Command::Diff(_)
+        | Command::Query(_) => lease::for_reader(store),
+        Command::Gc(_)
+        | Command::Promote(_)
+        | Command::Rollback(_)
+        | Command::Deprecate(_)
+        | Command::Revoke(_)
+        | Command::Catalog(_)
+        | Command::Pins(_)
+        | Command::Pull(_)
+        | Command::Key(_)
+        | Command::Verify(_)
+        | Command::Sign(_) => None,
+    })
 }
 
 #[cfg(test)]
@@ -293,6 +335,33 @@ mod tests {
             Cli::try_parse_from(["corebuild", "pins", "check"]).is_err(),
             "a path is required"
         );
+    }
+
+    #[test]
+    fn gc_parses_sizes_and_repeated_locks() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "gc",
+            "--keep-size",
+            "1.5GB",
+            "--locks",
+            "a",
+            "--locks",
+            "b",
+            "--dry-run",
+            "--no-wait",
+            "--json",
+        ])
+        .unwrap();
+        let Command::Gc(a) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(a.keep_size, Some(1_500_000_000));
+        assert_eq!(a.locks, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert!(a.dry_run && a.no_wait && a.json);
+        let err = Cli::try_parse_from(["corebuild", "gc", "--keep-size", "lots"]).unwrap_err();
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("--keep-size"), "{err}");
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod disk_formats;
 mod docker_base;
 mod escapes;
 mod layer_cache;
+mod gc;
 mod pins;
 mod query;
 mod rebuild;
