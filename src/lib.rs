@@ -24,6 +24,7 @@ pub mod parallel;
 pub mod percent;
 pub mod pins;
 pub mod pipeline;
+pub mod plan;
 pub mod provenance;
 pub mod registry;
 pub mod runtime;

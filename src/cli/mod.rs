@@ -12,6 +12,7 @@ mod key;
 mod lock;
 mod output;
 mod pins;
+mod plan;
 mod promote;
 mod publish;
 mod pull;
@@ -104,6 +105,9 @@ pub enum Command {
     Verify(verify::Args),
     /// Sign a published release (again, e.g. with a rotated key) or a registry image.
     Sign(sign::Args),
+    /// Write the fan-out plan of a blueprint directory for GitHub Actions, GitLab CI,
+    /// Kubernetes Jobs or our JSON contract (one release job per blueprint, in base order).
+    Plan(plan::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -146,6 +150,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Key(c) => key::run(c),
         Command::Verify(a) => verify::run(a),
         Command::Sign(a) => sign::run(a),
+        Command::Plan(a) => plan::run(a),
     }
 }
 
@@ -292,6 +297,31 @@ mod tests {
         assert!(
             Cli::try_parse_from(["corebuild", "pins", "check"]).is_err(),
             "a path is required"
+        );
+    }
+
+    #[test]
+    fn plan_parses() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "plan",
+            "blueprints",
+            "--emit",
+            "k8s-job",
+            "--image",
+            "i@sha256:00",
+            "--out",
+            "p.yaml",
+        ])
+        .unwrap();
+        let Command::Plan(a) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(a.emit, crate::plan::Emit::K8sJob);
+        assert_eq!(a.out, Some(PathBuf::from("p.yaml")));
+        assert!(
+            Cli::try_parse_from(["corebuild", "plan", "b", "--emit", "jenkins"]).is_err(),
+            "only the known engines"
         );
     }
 

@@ -20,6 +20,7 @@ mod disk_formats;
 mod docker_base;
 mod escapes;
 mod pins;
+mod plan;
 mod query;
 mod rebuild;
 mod registry;
