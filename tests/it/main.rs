@@ -19,6 +19,7 @@ mod disk;
 mod disk_formats;
 mod docker_base;
 mod escapes;
+mod fanout;
 mod pins;
 mod plan;
 mod query;
