@@ -288,4 +288,20 @@ fn three_workers_run_the_json_plan_once_in_order_then_all_cached() {
         assert!(r.already_published, "{r:?}");
         assert_eq!(r.digest, expected[&r.name]);
     }
+
+    // Fresh machines (empty stores but for the busybox base): the same digests, nothing
+    // published twice. Where release takes the shared registry cache (--cache /
+    // COREBUILD_CACHE), every layer comes from it and no build step starts anywhere; a
+    // corebuild without it builds each blueprint again, locally.
+    let fresh: Vec<Worker> = (0..WORKERS).map(|_| Worker::new(Some(&tiny))).collect();
+    let help = run_ok(Command::new(BIN).args(["release", "--help"]));
+    let shared_cache = stdout(&help).contains("--cache");
+    let cold = run_plan(&plan, &fresh, &root);
+    assert_eq!(cold.len(), 4);
+    for r in &cold {
+        assert!(r.already_published, "{r:?}");
+        assert_eq!(r.digest, expected[&r.name]);
+        let runs = if shared_cache { 0 } else { 1 };
+        assert_eq!(r.runc_runs, runs, "shared cache: {shared_cache}: {r:?}");
+    }
 }
