@@ -50,6 +50,9 @@ pub fn run(a: Args) -> anyhow::Result<i32> {
     };
     let cwd = std::env::current_dir()?;
     let p = plan::plan(&a.dir, &cwd, &opts)?;
+    for w in &p.warnings {
+        eprintln!("warning: {w}");
+    }
     let text = plan::render(&p, a.emit)?;
     match &a.out {
         Some(path) => {

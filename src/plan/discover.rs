@@ -23,6 +23,8 @@ pub struct Found {
     pub base: String,
     /// `(NAME, VERSION)` of a `catalog:` base.
     pub catalog_base: Option<(String, String)>,
+    /// The base is one imported into a store (`NAME:VERSION`), which a job's fresh store lacks.
+    pub store_base: bool,
 }
 
 /// The blueprints under `dir`, sorted by path; paths relative to `run_dir`.
@@ -35,7 +37,9 @@ pub fn discover(dir: &Path, run_dir: &Path) -> Result<Vec<Found>> {
         let bp = blueprint::load(&bp_dir, &LoadOptions::default())
             .with_context(|| format!("planning the blueprint {rel}"))?;
         let base = &bp.base.reference;
-        let catalog_base = match bp.base.parsed()? {
+        let parsed = bp.base.parsed()?;
+        let store_base = matches!(parsed, BaseRef::Store { .. });
+        let catalog_base = match parsed {
             BaseRef::Catalog { name, version } => Some((name, version)),
             _ => None,
         };
@@ -45,6 +49,7 @@ pub fn discover(dir: &Path, run_dir: &Path) -> Result<Vec<Found>> {
             path: rel,
             base: base.clone(),
             catalog_base,
+            store_base,
         });
     }
     if found.is_empty() {

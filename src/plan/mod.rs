@@ -50,6 +50,9 @@ pub struct Plan {
     pub levels: Vec<Vec<String>>,
     /// Sorted by name.
     pub jobs: Vec<Job>,
+    /// What the engine should know but the plan cannot fix (printed on stderr, not emitted).
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 /// One blueprint's release.
@@ -89,6 +92,18 @@ pub fn plan(dir: &Path, run_dir: &Path, opts: &PlanOptions) -> Result<Plan> {
     let found = discover(dir, run_dir)?;
     let levels_of = levels(&found)?;
     let env = job_env(opts);
+    let warnings = found
+        .iter()
+        .filter(|f| f.store_base)
+        .map(|f| {
+            format!(
+                "{} builds on the store base {}, and every job starts with an empty store: \
+                 import it in the job (or bake it into the image), or base it on a catalog:, \
+                 docker:// or oci-layout: reference (runbook/fan-out.md)",
+                f.path, f.base
+            )
+        })
+        .collect();
     let mut jobs: Vec<Job> = found
         .iter()
         .zip(&levels_of)
@@ -121,6 +136,7 @@ pub fn plan(dir: &Path, run_dir: &Path, opts: &PlanOptions) -> Result<Plan> {
         cache: opts.cache.clone(),
         levels,
         jobs,
+        warnings,
     })
 }
 

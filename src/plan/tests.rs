@@ -73,6 +73,9 @@ fn chains_become_levels_and_jobs_are_sorted() {
         .is_empty());
     let names: Vec<&str> = p.jobs.iter().map(|j| j.name.as_str()).collect();
     assert_eq!(names, ["leaf", "mid", "other", "root", "top"]);
+    // Only root is on a store base, which a job's empty store lacks.
+    assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    assert!(p.warnings[0].starts_with("bps/root builds on the store base busybox-tiny:1"));
 }
 
 #[test]
@@ -191,6 +194,7 @@ fn big_levels_are_split_for_matrix_limits() {
         cache: None,
         levels: vec![jobs.iter().map(|j| j.name.clone()).collect()],
         jobs,
+        warnings: vec![],
     };
     let g = level_groups(&p, 0, 256);
     let sizes: Vec<(&str, usize)> = g.iter().map(|(id, j)| (id.as_str(), j.len())).collect();

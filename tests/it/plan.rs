@@ -137,6 +137,11 @@ fn emitted_files_validate_and_keep_base_order() {
             std::fs::read(one.join(file)).unwrap(),
             "{emit} differs between checkouts"
         );
+        assert!(
+            stderr(&o).contains("warning: blueprints/web builds on the store base busybox-tiny:1"),
+            "{}",
+            stderr(&o)
+        );
     }
 }
 
