@@ -40,6 +40,8 @@ for tool in "${!NEED[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "$tool" >/dev/null 2>&1 || missing+=("${NEED[$tool]}")
 done
 dpkg -s busybox-static >/dev/null 2>&1 || missing+=(busybox-static)
+# a Python venv for the PyPI schema checkers below
+dpkg -s python3-venv >/dev/null 2>&1 || missing+=(python3-venv)
 # UEFI firmware for boot tests (qemu's default SeaBIOS comes with qemu-system-x86).
 [ -f /usr/share/OVMF/OVMF_CODE_4M.fd ] || missing+=(ovmf)
 # mmdebstrap verifies Release files with this keyring.
@@ -53,6 +55,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+fi
+
+# The offline schema checkers of the CI and Kubernetes files `corebuild plan` emits
+# (tests/it/plan.rs), pinned, from PyPI into their own venv (Debian's python refuses
+# system-wide pip installs), linked into /usr/local/bin.
+PYTOOLS=/opt/corebuild-pytools
+if ! command -v check-jsonschema >/dev/null 2>&1 || ! command -v kubernetes-validate >/dev/null 2>&1; then
+  echo "setup: installing check-jsonschema and kubernetes-validate" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO python3 -m venv "$PYTOOLS"
+  $SUDO "$PYTOOLS/bin/pip" install --quiet --disable-pip-version-check \
+    check-jsonschema==0.39.0 kubernetes-validate==1.37.0
+  $SUDO ln -sf "$PYTOOLS/bin/check-jsonschema" "$PYTOOLS/bin/kubernetes-validate" /usr/local/bin/
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -26,6 +26,7 @@ pub mod percent;
 pub mod pins;
 pub mod pipeline;
 pub mod profile;
+pub mod plan;
 pub mod provenance;
 pub mod registry;
 pub mod runtime;

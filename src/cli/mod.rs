@@ -13,6 +13,7 @@ mod key;
 mod lock;
 mod output;
 mod pins;
+mod plan;
 mod promote;
 mod publish;
 mod pull;
@@ -107,6 +108,9 @@ pub enum Command {
     Sign(sign::Args),
     /// Remove what no tag, lock file or size budget keeps from the store.
     Gc(gc::Args),
+    /// Write the fan-out plan of a blueprint directory for GitHub Actions, GitLab CI,
+    /// Kubernetes Jobs or our JSON contract (one release job per blueprint, in base order).
+    Plan(plan::Args),
 }
 
 /// Parses arguments, runs the command, and returns the process exit code.
@@ -151,6 +155,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<i32> {
         Command::Verify(a) => verify::run(a),
         Command::Sign(a) => sign::run(a),
         Command::Gc(a) => gc::run(&store, a),
+        Command::Plan(a) => plan::run(a),
     }
 }
 
@@ -187,7 +192,8 @@ fn lease(
         | Command::Pull(_)
         | Command::Key(_)
         | Command::Verify(_)
-        | Command::Sign(_) => None,
+        | Command::Sign(_)
+        | Command::Plan(_) => None,
     })
 }
 
@@ -362,6 +368,31 @@ mod tests {
         let err = Cli::try_parse_from(["corebuild", "gc", "--keep-size", "lots"]).unwrap_err();
         assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("--keep-size"), "{err}");
+    }
+
+    #[test]
+    fn plan_parses() {
+        let c = Cli::try_parse_from([
+            "corebuild",
+            "plan",
+            "blueprints",
+            "--emit",
+            "k8s-job",
+            "--image",
+            "i@sha256:00",
+            "--out",
+            "p.yaml",
+        ])
+        .unwrap();
+        let Command::Plan(a) = c.command else {
+            panic!("parsed as {:?}", c.command)
+        };
+        assert_eq!(a.emit, crate::plan::Emit::K8sJob);
+        assert_eq!(a.out, Some(PathBuf::from("p.yaml")));
+        assert!(
+            Cli::try_parse_from(["corebuild", "plan", "b", "--emit", "jenkins"]).is_err(),
+            "only the known engines"
+        );
     }
 
     #[test]
