@@ -34,6 +34,8 @@ declare -A NEED=(
   [openssl]=openssl
   # the real browser the web catalog is checked in
   [chromium]=chromium
+  # the peer of scripts/bench/incremental-build.sh (the test command runs every benchmark)
+  [buildah]=buildah
 )
 missing=()
 for tool in "${!NEED[@]}"; do

@@ -7,3 +7,5 @@ cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 bash scripts/audit.sh
 cargo test --release 2>&1
+# Every benchmark in quick mode, so none rots (figures printed, not judged).
+bash scripts/bench/all.sh

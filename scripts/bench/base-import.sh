@@ -4,20 +4,19 @@
 # noisy). Peers: umoci (init/new/insert), the limit pipeline `tar | zstd -T0 | sha256sum`,
 # `tar | gzip -1`, and `umoci insert` of 10 small files.
 #
-#   scripts/bench/base-import.sh [ROOTFS_TAR]     (default: makes one with mmdebstrap)
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash scripts/setup.sh
-cargo build --release --quiet
-CB="$PWD/target/release/corebuild"
-work=$(mktemp -d /var/tmp/cb-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+#   scripts/bench/base-import.sh [ROOTFS_TAR]     (default: the minbase tarball the tests
+#                                                  share, made with mmdebstrap when missing)
+#
+# BENCH_QUICK=1: one run of each import, 2 builds and rebuilds instead of 20.
+source "$(dirname "$0")/lib.sh"
+bench_setup
+bench_workdir base-import
 export SOURCE_DATE_EPOCH=1735689600
 
 tarball=${1:-}
 if [ -z "$tarball" ]; then
-  tarball="$work/minbase.tar"
-  mmdebstrap --quiet --variant=minbase --format=tar bookworm "$tarball" "deb http://deb.debian.org/debian bookworm main"
+  [ -s "$MINBASE_TARBALL" ] || { import_minbase --store "$work/store-tmp"; rm -rf "$work/store-tmp"; }
+  tarball=$MINBASE_TARBALL
 fi
 rootfs="$work/rootfs"
 mkdir -p "$rootfs"
@@ -51,7 +50,7 @@ mean_ms() {
   awk -v a="$start" -v b="$end" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/n/1e6}'
 }
 rss() { echo $(( $(cat "$work/rss") / 1024 )); }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) b = 0.001; printf "%.2f", a/b }'; }
+N3=$(quick_or 1 3) N2=$(quick_or 1 2) N20=$(quick_or 2 20) N5=$(quick_or 1 5)
 
 cb_import() { rm -rf "$work/store-$1"; "$CB" --store "$work/store-$1" base import --rootfs "$rootfs" --name b --version 1 --compression "$1"; }
 umoci_import() {
@@ -62,11 +61,11 @@ umoci_import() {
 export -f cb_import umoci_import
 export CB work rootfs
 
-t_zstd=$(best 3 bash -c 'cb_import zstd'); rss_zstd=$(rss)
-t_gzip=$(best 3 bash -c 'cb_import gzip'); rss_gzip=$(rss)
-t_limit=$(best 3 bash -c 'tar --sort=name -C "$rootfs" -cf - . | zstd -3 -T0 -q | sha256sum')
-t_gzip1=$(best 3 bash -c 'tar --sort=name -C "$rootfs" -cf - . | gzip -1 | sha256sum')
-t_umoci=$(best 2 bash -c 'umoci_import')
+t_zstd=$(best "$N3" bash -c 'cb_import zstd'); rss_zstd=$(rss)
+t_gzip=$(best "$N3" bash -c 'cb_import gzip'); rss_gzip=$(rss)
+t_limit=$(best "$N3" bash -c 'tar --sort=name -C "$rootfs" -cf - . | zstd -3 -T0 -q | sha256sum')
+t_gzip1=$(best "$N3" bash -c 'tar --sort=name -C "$rootfs" -cf - . | gzip -1 | sha256sum')
+t_umoci=$(best "$N2" bash -c 'umoci_import')
 
 echo
 printf '%-44s %8s  %s\n' "base import of the rootfs" "seconds" "ratio"
@@ -100,10 +99,10 @@ best 1 "$CB" --store "$work/store-gzip" build "$bp" >/dev/null; rss_build=$(rss)
 # file each time so the layer really is rebuilt, then time an unchanged rebuild.
 change_and_build() { date +%s%N > "$bp/files/f1"; "$CB" --store "$work/store-gzip" build "$bp"; }
 export -f change_and_build
-t_build=$(mean_ms 20 bash -c change_and_build)
-t_rebuild=$(mean_ms 20 "$CB" --store "$work/store-gzip" build "$bp")
+t_build=$(mean_ms "$N20" bash -c change_and_build)
+t_rebuild=$(mean_ms "$N20" "$CB" --store "$work/store-gzip" build "$bp")
 mkdir -p "$work/ins/etc/bench" && cp "$bp"/files/* "$work/ins/etc/bench/"
-t_uins=$(mean_ms 5 bash -c 'umoci insert --rootless --image "$work/umoci:b" "$work/ins" /')
+t_uins=$(mean_ms "$N5" bash -c 'umoci insert --rootless --image "$work/umoci:b" "$work/ins" /')
 echo
 printf '%-44s %8s  %s\n' "small change on the base" "ms" ""
 printf '%-44s %8s  %s\n' "corebuild build (10 files, one changed)" "$t_build" "target < 50 (includes a bash start)"

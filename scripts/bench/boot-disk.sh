@@ -11,29 +11,22 @@
 #   scripts/bench/boot-disk.sh [RUNS] [BLUEPRINT]     (defaults: 3, blueprints/core-vm)
 #
 # Needs the Debian mirror once (the blueprint's packages); MINBASE_TARBALL as in
-# blueprints/bases/debian-minbase.sh (default target/it-cache/minbase.tar when present).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-RUNS=${1:-3}
+# blueprints/bases/debian-minbase.sh (default target/it-cache/minbase.tar).
+# BENCH_QUICK=1: one export run, and the boot under SeaBIOS only. BENCH_STORE=DIR keeps the
+# store (the built image) across runs (scripts/bench/all.sh shares one between benchmarks).
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-$(quick_or 1 3)}
 BP=${2:-blueprints/core-vm}
-bash scripts/setup.sh
-cargo build --release --quiet
-CB="${CARGO_TARGET_DIR:-$PWD/target}/release/corebuild"
-work=$(mktemp -d /var/tmp/cb-boot-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-export COREBUILD_STORE="$work/store"
-[ -n "${MINBASE_TARBALL:-}" ] || { [ -s target/it-cache/minbase.tar ] && export MINBASE_TARBALL="$PWD/target/it-cache/minbase.tar"; }
-COREBUILD="$CB" bash blueprints/bases/debian-minbase.sh >/dev/null
+bench_setup
+bench_workdir boot-disk
+export COREBUILD_STORE="${BENCH_STORE:-$work/store}"
+import_minbase
 read -r ref hex < <("$CB" build --locked "$BP" --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["name"]+":"+v["version"], v["digest"][7:])')
 # The flattened tree both sides start from: where `corebuild test` leaves it, which the
 # export reuses (as in the release pipeline), and which the plain pipeline reads too.
 tree="$COREBUILD_STORE/cache/candidates/$hex"
-"$CB" unpack "$ref" "$tree" >/dev/null
+[ -d "$tree" ] || "$CB" unpack "$ref" "$tree" >/dev/null
 sync
-
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) b = 1; printf "%.2f", a/b }'; }
-secs() { awk -v a="$1" 'BEGIN{ printf "%.2f", a/1000 }'; }
 
 plain() {
   rm -f "$work/plain.img" "$work/plain.qcow2"
@@ -93,6 +86,9 @@ q=(qemu-system-x86_64 -machine q35 -accel tcg -m 1024 -smp 1 -nodefaults -no-use
    -drive "file=$qcow2,if=virtio,format=qcow2,snapshot=on")
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$work/vars.fd"
 bios=$(login_s "${q[@]}")
-uefi=$(login_s "${q[@]}" -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
+uefi="(not run in quick mode)"
+bench_quick || uefi=$(login_s "${q[@]}" -drive if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd \
   -drive "if=pflash,format=raw,file=$work/vars.fd")
 echo "TCG boot from firmware to the login: prompt on ttyS0 (seconds): SeaBIOS $bios, OVMF $uefi"
+# A boot that never reached the prompt is a failure, not a figure.
+[ "$bios" != none ] && [ "$uefi" != none ] || { echo "a boot did not reach the login: prompt" >&2; exit 1; }

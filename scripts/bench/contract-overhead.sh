@@ -5,25 +5,21 @@
 # job versus both cores.
 #
 #   scripts/bench/contract-overhead.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash scripts/setup.sh
-cargo build --release --quiet
-CB="$PWD/target/release/corebuild"
-work=/var/tmp/cb-bench-contract-$$
-mkdir -p "$work"
-trap 'rm -rf "$work"' EXIT
+#
+# BENCH_QUICK=1: a 10-test suite.
+source "$(dirname "$0")/lib.sh"
+bench_setup
+bench_workdir contract
 export COREBUILD_STORE="$work/store"
-COREBUILD="$CB" bash blueprints/bases/busybox-tiny.sh >/dev/null
-N=50
+import_busybox
+N=$(quick_or 10 50)
 mkdir -p "$work/suites"
 {
-  echo 'name = "bench50"'; echo 'version = "1.0.0"'; echo 'description = "50 trivial commands"'
+  echo 'name = "bench50"'; echo 'version = "1.0.0"'; echo "description = \"$N trivial commands\""
   for i in $(seq $N); do printf '[[test]]\nname = "true %s"\ncommand = ["/bin/true"]\n' "$i"; done
 } > "$work/suites/bench50.toml"
 # Warm the unpacked candidate cache, then time.
 "$CB" test busybox-tiny:1 --suites "$work/suites" --suite bench50 --jobs 1 >/dev/null
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || { "$@"; exit 1; }; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
 one=$(ms "$CB" test busybox-tiny:1 --suites "$work/suites" --suite bench50 --jobs 1)
 two=$(ms "$CB" test busybox-tiny:1 --suites "$work/suites" --suite bench50 --jobs 2)
 
@@ -42,7 +38,6 @@ bare() { for i in $(seq $N); do runc --root "$work/runc" run --bundle "$work/bun
 bare_ms=$(ms bare)
 
 per() { awk -v a="$1" -v n="$N" 'BEGIN{printf "%.1f", a/n}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
 printf '%-52s %8s %8s\n' "" "total ms" "per test"
 printf '%-52s %8s %8s\n' "corebuild test, $N command tests, --jobs 1" "$one" "$(per "$one")"
 printf '%-52s %8s %8s\n' "bare runc run /bin/true x $N (no overlay)" "$bare_ms" "$(per "$bare_ms")"

@@ -10,28 +10,24 @@
 #   scripts/bench/disk-export.sh [RUNS]      (default 3)
 #
 # Needs the network once (the core-minimal packages layer); MINBASE_TARBALL as in
-# blueprints/bases/debian-minbase.sh (default target/it-cache/minbase.tar when present).
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-RUNS=${1:-3}
-bash scripts/setup.sh
-cargo build --release --quiet
-CB="${CARGO_TARGET_DIR:-$PWD/target}/release/corebuild"
-work=$(mktemp -d /var/tmp/cb-disk-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-store="$work/store"
-export COREBUILD_STORE="$store"
-[ -n "${MINBASE_TARBALL:-}" ] || { [ -s target/it-cache/minbase.tar ] && export MINBASE_TARBALL="$PWD/target/it-cache/minbase.tar"; }
-COREBUILD="$CB" bash blueprints/bases/debian-minbase.sh >/dev/null
+# blueprints/bases/debian-minbase.sh (default target/it-cache/minbase.tar).
+# BENCH_QUICK=1: one run per case, and 2,000 entries in the wide directory. BENCH_STORE=DIR
+# keeps the store (the built image) across runs (scripts/bench/all.sh shares one).
+source "$(dirname "$0")/lib.sh"
+RUNS=${1:-$(quick_or 1 3)}
+WIDE=$(quick_or 2000 18000)
+bench_setup
+bench_workdir disk-export
+export COREBUILD_STORE="${BENCH_STORE:-$work/store}"
+import_minbase
 # The image the blueprint builds today (its version moves with every release).
 cm=$("$CB" build --locked blueprints/core-minimal --json | jq -r '"\(.name):\(.version)"')
 
-# A tree with one directory of 18,000 (empty) files, imported as an image.
+# A tree with one directory of $WIDE (empty) files, imported as an image.
 mkdir -p "$work/wide/d"
-( cd "$work/wide/d" && seq -f 'f%05g' 0 17999 | xargs touch )
+( cd "$work/wide/d" && seq -f 'f%05g' 0 $((WIDE - 1)) | xargs touch )
 "$CB" base import --rootfs "$work/wide" --name wide --version 1 --epoch 1735689600 >/dev/null
 
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 # best-of-RUNS wall time (ms) of a shell function
 best_ms() {
   local best=999999999 s e
@@ -42,8 +38,6 @@ best_ms() {
   done
   echo "$best"
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) b = 1; printf "%.2f", a/b }'; }
-secs() { awk -v a="$1" 'BEGIN{ printf "%.2f", a/1000 }'; }
 
 ours() { "$CB" disk "$1" --size 2GiB --rebuild --compression "${2:-none}" --json > "$work/last.json"; }
 plain() {
@@ -91,7 +85,7 @@ run_case() {
   phases
 }
 run_case "core-minimal qcow2" "$cm"
-run_case "18k entries in one dir" wide:1
+run_case "$((WIDE / 1000))k entries in one dir" wide:1
 run_case "core-minimal qcow2 zstd" "$cm" zstd
 # After `corebuild test`, the flattened candidate is cached in the store and the export
 # reuses it (the pipeline is build -> test -> export).

@@ -5,25 +5,17 @@
 # builds from the same base in the same run. Prints times and ratios.
 #
 #   scripts/bench/incremental-build.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash scripts/setup.sh
-command -v buildah >/dev/null || { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends buildah >/dev/null; }
-cargo build --release --quiet
-CB="$PWD/target/release/corebuild"
-work=/var/tmp/cb-bench-inc-$$
-mkdir -p "$work"
-trap 'buildah --root "$work/buildah" --runroot "$work/buildah-run" --storage-driver vfs rm -a >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+#
+# Already one run of each; BENCH_QUICK=1 changes nothing.
+source "$(dirname "$0")/lib.sh"
+bench_setup
+bench_workdir incremental
+bench_on_exit 'buildah --root "$work/buildah" --runroot "$work/buildah-run" --storage-driver vfs rm -a >/dev/null 2>&1'
 export COREBUILD_STORE="$work/store"
-mkdir -p target/it-cache
-MINBASE_TARBALL="$PWD/target/it-cache/minbase.tar" COREBUILD="$CB" bash blueprints/bases/debian-minbase.sh >/dev/null 2>&1
+import_minbase
 
 # Our side: a copy of the example project so the motd can change.
-mkdir -p "$work/proj/blueprints"
-cp -a contract-tests "$work/proj/"
-cp -a blueprints/core-minimal "$work/proj/blueprints/"
-bp="$work/proj/blueprints/core-minimal"
-ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || { "$@"; exit 1; }; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
+bp=$(project_copy core-minimal)
 ours_cold=$(ms "$CB" build --locked "$bp")
 echo "changed $(date +%s%N)" > "$bp/files/motd"
 ours_warm=$(ms "$CB" build --locked "$bp")
@@ -44,10 +36,9 @@ buildah_cold=$(ms bud)
 echo "changed $(date +%s%N)" > "$work/ctx/motd"
 buildah_warm=$(ms bud)
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) b = 1; printf "%.1f", a/b }'; }
 pct() { awk -v a="$1" -v b="$2" 'BEGIN{ printf "%.1f%%", 100*a/b }'; }
 printf '%-46s %9s %9s\n' "" "cold ms" "1 file ms"
 printf '%-46s %9s %9s\n' "corebuild build --locked (packages + files)" "$ours_cold" "$ours_warm"
 printf '%-46s %9s %9s\n' "buildah bud --layers + push to OCI layout" "$buildah_cold" "$buildah_warm"
 echo "corebuild: the small rebuild takes $(pct "$ours_warm" "$ours_cold") of the cold build (target < 10%); packages layer cache hit: $hit"
-echo "buildah is $(ratio "$buildah_warm" "$ours_warm")x slower on the small rebuild (target >= 10x)"
+echo "buildah is $(ratio "$buildah_warm" "$ours_warm" 1)x slower on the small rebuild (target >= 10x)"

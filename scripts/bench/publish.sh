@@ -9,25 +9,15 @@
 #   scripts/bench/publish.sh
 #
 # MINBASE_TARBALL=PATH reuses a minbase tarball; BENCH_STORE=DIR keeps the store (and
-# its layer cache) across runs.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-bash scripts/setup.sh
-cargo build --release --quiet
-CB="${CARGO_TARGET_DIR:-$PWD/target}/release/corebuild"
-export MINBASE_TARBALL=${MINBASE_TARBALL:-$PWD/target/it-cache/minbase.tar}
-work=$(mktemp -d /var/tmp/cb-bench-publish.XXXXXX)
-reg_pid=""
-cleanup() {
-  stop_registry
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# its layer cache) across runs. BENCH_QUICK=1: one first-publish round each, 3 re-publishes.
+source "$(dirname "$0")/lib.sh"
+bench_setup
+bench_workdir publish
 export COREBUILD_STORE="${BENCH_STORE:-$work/store}"
 export SOURCE_DATE_EPOCH=1735689600
 
 # The candidate: core-minimal on the Debian minbase, tested so the gate passes.
-COREBUILD="$CB" bash blueprints/bases/debian-minbase.sh --store "$COREBUILD_STORE" >/dev/null
+import_minbase --store "$COREBUILD_STORE"
 "$CB" test --locked blueprints/core-minimal >/dev/null
 built=$("$CB" build --locked blueprints/core-minimal --out "$work/layout" --json)
 version=$(jq -r .version <<<"$built")
@@ -35,34 +25,9 @@ digest=$(jq -r .digest <<<"$built")
 layer=$(du -b "$COREBUILD_STORE"/blobs/sha256/* | sort -n | tail -1 | cut -f1)
 echo "core-minimal:$version $digest, largest layer $((layer / 1000000)) MB"
 
-# A registry of our own on a free port, with its own storage; `start_registry NAME`
-# sets $reg. A fresh one per first-publish round: skopeo remembers where blobs live and
-# would mount them from an earlier round's repository instead of uploading.
-start_registry() {
-  stop_registry
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  rm -rf "$work/registry-$1"
-  cat > "$work/registry-$1.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry-$1
-http:
-  addr: 127.0.0.1:$port
-YAML
-  docker-registry serve "$work/registry-$1.yml" 2>"$work/registry.log" &
-  reg_pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
-  reg="127.0.0.1:$port"
-}
-stop_registry() {
-  if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; reg_pid=""; fi
-}
+# A fresh registry (lib.sh's start_registry) per first-publish round: skopeo remembers
+# where blobs live and would mount them from an earlier round's repository instead of
+# uploading.
 
 now_ns() { date +%s%N; }
 # best-of-N wall time (seconds) of a command that gets the round number as $1
@@ -87,7 +52,6 @@ mean_ms() {
   e=$(now_ns)
   awk -v a="$s" -v b="$e" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/n/1e6}'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b == 0) b = 0.001; printf "%.2f", a/b }'; }
 
 # Each round: a fresh registry (not timed), the push (timed into $work/start and end).
 timed_push() {
@@ -105,14 +69,15 @@ cb_again() { cb_push; }
 cb_again_bp() { "$CB" publish blueprints/core-minimal --locked --catalog "registry:$reg/cb1" --insecure; }
 skopeo_again() { skopeo_push; }
 
-t_cb=$(best_of 3 cb_first)
-t_sk=$(best_of 3 skopeo_first)
+R=$(quick_or 1 3)
+t_cb=$(best_of "$R" cb_first)
+t_sk=$(best_of "$R" skopeo_first)
 start_registry again
 cb_again >/dev/null 2>&1
 skopeo_again >/dev/null 2>&1
-m_cb=$(mean_ms 20 cb_again)
-m_bp=$(mean_ms 10 cb_again_bp)
-m_sk=$(mean_ms 10 skopeo_again)
+m_cb=$(mean_ms "$(quick_or 3 20)" cb_again)
+m_bp=$(mean_ms "$(quick_or 3 10)" cb_again_bp)
+m_sk=$(mean_ms "$(quick_or 3 10)" skopeo_again)
 
 pushed=$(skopeo inspect --tls-verify=false "docker://$reg/cb1/core-minimal:$version" | sed -n 's/^    "Digest": "\(.*\)",$/\1/p')
 [ "$pushed" = "$digest" ] || { echo "skopeo sees $pushed at cb1/core-minimal:$version, expected $digest" >&2; exit 1; }

@@ -9,13 +9,16 @@
 #
 #   scripts/bench/registry-faults.sh            # 3 rounds, a 48 MiB file (a contract suite searches it: < 64 MiB)
 #   ROUNDS=5 PAGE_MB=16 scripts/bench/registry-faults.sh
-set -euo pipefail
-cd "$(dirname "$0")/../.."
+#
+# BENCH_QUICK=1: 1 round, an 8 MiB file, and the time not judged (the digests still are).
+source "$(dirname "$0")/lib.sh"
 bash scripts/setup.sh
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+bench_workdir registry-faults
+out="$work/out"
 status=0
-REGISTRY_FAULTS_JUDGE_TIME=1 REGISTRY_FAULTS_ROUNDS=${ROUNDS:-3} REGISTRY_FAULTS_PAGE_MB=${PAGE_MB:-48} \
+judge=(REGISTRY_FAULTS_JUDGE_TIME=1)
+if bench_quick; then judge=(); fi
+env "${judge[@]}" REGISTRY_FAULTS_ROUNDS="${ROUNDS:-$(quick_or 1 3)}" REGISTRY_FAULTS_PAGE_MB="${PAGE_MB:-$(quick_or 8 48)}" \
   cargo test --release --quiet --test it registry_faults::publish_survives -- --nocapture \
   >"$out" 2>&1 || status=$?
 grep '^registry-faults round' "$out" || { cat "$out" >&2; exit 1; }

@@ -10,60 +10,23 @@
 #
 # Target: signing and attesting add at most 50 ms to a release.
 #
-#   scripts/bench/sign.sh [--quick]      (--quick: 3 rounds, layout only, for CI)
+#   scripts/bench/sign.sh [--quick]      (--quick, or BENCH_QUICK=1: 1 round, layout only, for CI)
 #
 # BENCH_ROUNDS=N sets the rounds (default 7); MINBASE_TARBALL=PATH reuses a minbase tarball;
 # BENCH_STORE=DIR keeps the store (the built candidate) across runs; each run tests it
 # again, and every stored contract report is attested, so the .att grows by one envelope.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-QUICK=0
-if [ "${1:-}" = "--quick" ]; then QUICK=1; fi
-N=${BENCH_ROUNDS:-$([ "$QUICK" = 1 ] && echo 3 || echo 7)}
-bash scripts/setup.sh
-cargo build --release --quiet
-CB="${CARGO_TARGET_DIR:-$PWD/target}/release/corebuild"
-export MINBASE_TARBALL=${MINBASE_TARBALL:-$PWD/target/it-cache/minbase.tar}
-work=$(mktemp -d /var/tmp/cb-bench-sign.XXXXXX)
-reg_pid=""
-start_registry() {
-  stop_registry
-  local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  rm -rf "$work/registry"
-  cat > "$work/registry.yml" <<YAML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-YAML
-  docker-registry serve "$work/registry.yml" 2>"$work/registry.log" &
-  reg_pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.05; done
-  reg="127.0.0.1:$port"
-}
-stop_registry() {
-  if [ -n "$reg_pid" ]; then kill "$reg_pid" 2>/dev/null || true; wait "$reg_pid" 2>/dev/null || true; reg_pid=""; fi
-}
-
-cleanup() {
-  stop_registry
-  rm -rf "$work"
-}
-trap cleanup EXIT
+if [ "${1:-}" = "--quick" ]; then export BENCH_QUICK=1; fi
+source "$(dirname "$0")/lib.sh"
+QUICK=$(quick_or 1 0)
+N=${BENCH_ROUNDS:-$(quick_or 1 7)}
+bench_setup
+bench_workdir sign
 export COREBUILD_STORE="${BENCH_STORE:-$work/store}"
 export SOURCE_DATE_EPOCH=1735689600
 unset COREBUILD_SIGN_KEY COREBUILD_TRUSTED_KEYS COREBUILD_KEY_PASSWORD COREBUILD_CATALOG
 
 # The candidate: core-minimal on the Debian minbase, tested so the gate passes.
-mkdir -p "$(dirname "$MINBASE_TARBALL")"
-COREBUILD="$CB" bash blueprints/bases/debian-minbase.sh --store "$COREBUILD_STORE" >/dev/null 2>&1
+import_minbase --store "$COREBUILD_STORE"
 "$CB" test --locked blueprints/core-minimal --json >"$work/test.json" 2>"$work/test.err" || { tail -20 "$work/test.err" >&2; exit 1; }
 digest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["candidate"])' "$work/test.json")
 "$CB" key generate --out "$work/key" >/dev/null 2>&1
@@ -91,7 +54,7 @@ for i in $(seq "$N"); do
   for t in "${targets[@]}"; do
     # Alternate which goes first, so neither always meets a warmer page cache.
     for kind in $( ((i % 2)) && echo "unsigned signed" || echo "signed unsigned"); do
-      if [ "$t" = layout ]; then cat="oci-layout:$work/cat-$kind-$i"; else start_registry; cat="registry:$reg/$kind$i"; fi
+      if [ "$t" = layout ]; then cat="oci-layout:$work/cat-$kind-$i"; else start_registry sign; cat="registry:$reg/$kind$i"; fi
       if [ "$kind" = signed ]; then
         publish_ms "$cat" --sign-key "$work/key/cosign.key" >>"$work/$t-$kind"
         python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["signed"]; assert s["signatures_added"]==1 and s["attestations_added"]>=4, s' "$work/out.json"

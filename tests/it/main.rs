@@ -29,6 +29,7 @@ mod rebuild;
 mod registry;
 mod registry_faults;
 mod release;
+mod self_image;
 mod site;
 mod steps;
 mod store;
