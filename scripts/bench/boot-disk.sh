@@ -22,10 +22,13 @@ bench_workdir boot-disk
 export COREBUILD_STORE="${BENCH_STORE:-$work/store}"
 import_minbase
 read -r ref hex < <("$CB" build --locked "$BP" --json | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["name"]+":"+v["version"], v["digest"][7:])')
-# The flattened tree both sides start from: where `corebuild test` leaves it, which the
-# export reuses (as in the release pipeline), and which the plain pipeline reads too.
-tree="$COREBUILD_STORE/cache/candidates/$hex"
-[ -d "$tree" ] || "$CB" unpack "$ref" "$tree" >/dev/null
+# Both sides start from a flattened tree: ours is the store's tree for the image's chain
+# of layers (shared by build, test and export; made here by a first export), the plain
+# pipeline's an unpack of the same image.
+"$CB" disk "$ref" --size 2GiB --json >/dev/null
+tree="$work/tree"
+"$CB" unpack "$ref" "$tree" >/dev/null
+: "$hex"
 sync
 
 plain() {

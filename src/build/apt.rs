@@ -50,7 +50,7 @@ fn preamble(epoch: u64) -> String {
     format!(
         "set -eu\n\
          export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 SOURCE_DATE_EPOCH={epoch}\n\
-         APT='-o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false -o APT::Install-Suggests=false -o Acquire::Retries=3'\n"
+         APT='-o Dpkg::Use-Pty=0 -o APT::Install-Recommends=false -o APT::Install-Suggests=false -o Acquire::Retries=3 -o Acquire::Languages=none'\n"
     )
 }
 

@@ -98,7 +98,7 @@ mod tests {
     #[test]
     fn the_record_changes_with_the_suite_bytes_the_candidate_and_the_runtime() {
         let t = tempfile::tempdir().unwrap();
-        let store = OciDir::open_or_create(&t.path().join("store")).unwrap();
+        let store = OciDir::open_or_create(t.path().join("store")).unwrap();
         let d1 = Digest::of_bytes(b"one");
         let d2 = Digest::of_bytes(b"two");
         let a = record_path(&store, &d1, &[suite(t.path(), "a")], "runc").unwrap();
