@@ -48,13 +48,40 @@ pub fn plan(inv: &Inventory, reached: &BTreeSet<Digest>, budget: Option<u64>) ->
             p.blobs.insert(d.clone(), *n);
         }
     }
-    p.items.extend(inv.garbage.iter().cloned());
-    let mut current = inv.total.saturating_sub(removed_bytes(&p));
+    // Links still standing per shared inode: its bytes are freed with its last link.
+    let mut links = inv.nlink.clone();
+    let mut frees = |item: &Item| -> u64 {
+        item.bytes
+            + item
+                .shared
+                .iter()
+                .map(|s| {
+                    let n = links.entry(s.inode).or_insert(s.links);
+                    *n = n.saturating_sub(s.links);
+                    if *n == 0 {
+                        s.bytes
+                    } else {
+                        0
+                    }
+                })
+                .sum::<u64>()
+    };
+    // Each planned item carries the bytes its removal frees.
+    let mut freed = |item: &Item| Item {
+        bytes: frees(item),
+        ..item.clone()
+    };
+    p.items.extend(inv.garbage.iter().map(&mut freed));
+    let garbage: u64 = p.items.iter().map(|i| i.bytes).sum();
+    let mut current = inv
+        .total
+        .saturating_sub(garbage + p.blobs.values().sum::<u64>());
     if let Some(budget) = budget {
         for item in lru_order(&inv.cached, reached) {
             if current <= budget {
                 break;
             }
+            let item = freed(item);
             current = current.saturating_sub(item.bytes);
             if let Some(d) = &item.blob {
                 if let Some(n) = held.get_mut(d) {
@@ -75,10 +102,6 @@ pub fn plan(inv: &Inventory, reached: &BTreeSet<Digest>, budget: Option<u64>) ->
     p
 }
 
-fn removed_bytes(p: &Plan) -> u64 {
-    p.items.iter().map(|i| i.bytes).sum::<u64>() + p.blobs.values().sum::<u64>()
-}
-
 /// Cache items in the order they leave: least recently used first (ties: by kind, then
 /// path, so the order is the same on every run), except that layer records whose layer a
 /// tag keeps come last: removing one frees only the record's own bytes and costs a
@@ -93,6 +116,8 @@ pub fn lru_order<'a>(items: &'a [Item], reached: &BTreeSet<Digest>) -> Vec<&'a I
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::gc::inventory::Shared;
+    use std::collections::HashMap;
     use std::path::PathBuf;
     use std::time::{Duration, SystemTime};
 
@@ -107,6 +132,7 @@ mod tests {
             bytes,
             used: SystemTime::UNIX_EPOCH + Duration::from_secs(1000 - age),
             blob,
+            shared: Vec::new(),
         }
     }
 
@@ -136,8 +162,48 @@ mod tests {
             ],
             garbage: vec![item(Kind::Scratch, "cache/work/step-1", 5, 0, None)],
             busy: Vec::new(),
+            nlink: HashMap::new(),
         };
         (inv, BTreeSet::from([d(1)]))
+    }
+
+    #[test]
+    fn a_file_trees_share_is_freed_with_its_last_link() {
+        // Two trees of 10 B each, sharing a 100 B file by hard link (one link each).
+        let shared = |name, age| Item {
+            shared: vec![Shared {
+                inode: (1, 7),
+                links: 1,
+                bytes: 100,
+            }],
+            ..item(Kind::Rootfs, name, 10, age, None)
+        };
+        let inv = Inventory {
+            total: 120,
+            cached: vec![shared("cache/rootfs/a", 20), shared("cache/rootfs/b", 10)],
+            nlink: HashMap::from([((1, 7), 2)]),
+            ..Inventory::default()
+        };
+        let reached = BTreeSet::new();
+        // Removing the older tree frees only its own 10 B: the budget needs both gone.
+        let p = plan(&inv, &reached, Some(50));
+        let freed: Vec<(String, u64)> = p
+            .items
+            .iter()
+            .map(|i| (i.path.display().to_string(), i.bytes))
+            .collect();
+        assert_eq!(
+            freed,
+            [
+                ("cache/rootfs/a".to_string(), 10),
+                ("cache/rootfs/b".to_string(), 110)
+            ]
+        );
+        assert_eq!(p.after, 0);
+        // A budget the first removal meets stops there.
+        let p = plan(&inv, &reached, Some(115));
+        assert_eq!(p.items.len(), 1);
+        assert_eq!(p.after, 110);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use crate::build::cache::CacheRecord;
 use crate::digest::Digest;
 use serde::Serialize;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -41,6 +41,19 @@ pub struct Item {
     pub used: SystemTime,
     /// The layer blob a layer record names.
     pub blob: Option<Digest>,
+    /// Inodes with several links (flattened trees share their files as hard links): freed
+    /// only when every link goes, so they are not in `bytes`.
+    pub shared: Vec<Shared>,
+}
+
+/// An inode an item holds some of the links of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shared {
+    pub inode: (u64, u64),
+    /// Links to it inside the item.
+    pub links: u64,
+    /// Its allocated bytes.
+    pub bytes: u64,
 }
 
 /// The store, sorted out.
@@ -56,6 +69,8 @@ pub struct Inventory {
     pub garbage: Vec<Item>,
     /// Entries with a mount below them (a killed build's overlay): left alone.
     pub busy: Vec<PathBuf>,
+    /// The link count of every inode some item shares.
+    pub nlink: HashMap<(u64, u64), u64>,
 }
 
 /// Sums allocated bytes, counting an inode with several links once.
@@ -130,6 +145,40 @@ struct Scan<'a> {
 }
 
 impl Scan<'_> {
+    /// The bytes only `path` holds, and the inodes it shares links of.
+    fn split(&mut self, path: &Path, m: &std::fs::Metadata) -> (u64, Vec<Shared>) {
+        let metas: Vec<std::fs::Metadata> = if m.is_dir() {
+            walkdir::WalkDir::new(path)
+                .follow_links(false)
+                .same_file_system(true)
+                .into_iter()
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .collect()
+        } else {
+            vec![m.clone()]
+        };
+        let mut own = 0;
+        let mut shared: BTreeMap<(u64, u64), Shared> = BTreeMap::new();
+        for m in metas {
+            if m.is_dir() || m.nlink() <= 1 {
+                own += m.blocks() * 512;
+                continue;
+            }
+            let inode = (m.dev(), m.ino());
+            self.inv.nlink.insert(inode, m.nlink());
+            shared
+                .entry(inode)
+                .or_insert(Shared {
+                    inode,
+                    links: 0,
+                    bytes: m.blocks() * 512,
+                })
+                .links += 1;
+        }
+        (own, shared.into_values().collect())
+    }
+
     fn blobs(&mut self, dir: &Path) -> std::io::Result<()> {
         for p in sorted_children(dir)? {
             if is_tmp(&p) {
@@ -189,11 +238,7 @@ impl Scan<'_> {
         let Ok(m) = std::fs::symlink_metadata(&path) else {
             return; // gone meanwhile
         };
-        let bytes = if m.is_dir() {
-            self.meter.tree(&path)
-        } else {
-            self.meter.file(&m)
-        };
+        let (bytes, shared) = self.split(&path, &m);
         let used = last_use(&path, &m, kind);
         let item = Item {
             kind: garbage_as.unwrap_or(kind),
@@ -201,6 +246,7 @@ impl Scan<'_> {
             bytes,
             used,
             blob,
+            shared,
         };
         if kind == Kind::Scratch {
             self.inv.garbage.push(item);
