@@ -3,6 +3,7 @@
 //! `name:version`, and optionally export a standalone OCI layout.
 
 pub mod apt;
+pub mod apt_cache;
 pub mod base;
 mod boot_plan;
 pub mod cache;

@@ -62,9 +62,25 @@ pub fn build_step(
             _cache_lock = Some(cache.lock()?);
             let sources = crate::build::sources::SourcesDir::write(ctx)?;
             let plan = plan.expect("a packages layer has a plan");
-            packages = {
-                let _t = crate::profile::span(|| format!("build: layer {} download phase", i + 1));
-                download(ctx, i, l, plan, &lower, &cache, &sources)?
+            packages = match plan {
+                // Every pinned .deb is cached and matches its indexed SHA256: nothing to
+                // fetch, so no download phase (no network, no first container).
+                // `--no-cache` uses nothing cached: the sources are fetched and verified.
+                apt::Plan::Pinned(pins)
+                    if !ctx.no_cache
+                        && crate::build::apt_cache::covers(
+                            &cache.lists,
+                            &cache.archives,
+                            pins,
+                        )? =>
+                {
+                    pins.clone()
+                }
+                _ => {
+                    let _t =
+                        crate::profile::span(|| format!("build: layer {} download phase", i + 1));
+                    download(ctx, i, l, plan, &lower, &cache, &sources)?
+                }
             };
             let script =
                 apt::install_script(&p.packages, &packages, opts.epoch, &ctx.bp.apt_sources);
@@ -147,7 +163,7 @@ impl PackageCache {
         let key = lower
             .file_name()
             .context("the flattened rootfs has no name")?;
-        let dir = ctx.store.root().join("cache/apt").join(key);
+        let dir = package_cache_root(ctx).join(key);
         let cache = PackageCache {
             dir: dir.clone(),
             lists: dir.join("lists"),
@@ -188,6 +204,16 @@ impl PackageCache {
                 true,
             ),
         ]
+    }
+}
+
+/// Where package caches live: `COREBUILD_PACKAGE_CACHE` (shared by every store on the
+/// machine, so an empty store does not download every .deb again), else the store's
+/// `cache/apt`.
+fn package_cache_root(ctx: &LayerContext) -> PathBuf {
+    match std::env::var_os("COREBUILD_PACKAGE_CACHE") {
+        Some(d) if !d.is_empty() => PathBuf::from(d),
+        _ => ctx.store.root().join("cache/apt"),
     }
 }
 
