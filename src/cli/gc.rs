@@ -2,7 +2,8 @@
 
 use crate::cli::output;
 use crate::cli::output::say;
-use crate::gc::size::{human, parse_size};
+use crate::cli::output::size as human;
+use crate::gc::size::parse_size;
 use crate::gc::{Options, Report, Wait};
 use std::path::{Path, PathBuf};
 

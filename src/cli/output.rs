@@ -23,9 +23,9 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A human size: bytes, KiB, MiB, GiB.
+/// A human size: bytes below 1 KiB, else the largest binary unit up to TiB, one decimal.
 pub fn size(n: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;
     while v >= 1024.0 && u < UNITS.len() - 1 {
@@ -36,5 +36,18 @@ pub fn size(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size;
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(size(12), "12 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(20 << 30), "20.0 GiB");
+        assert_eq!(size(3 << 40), "3.0 TiB");
     }
 }

@@ -88,15 +88,18 @@ impl Meter {
     }
 
     fn tree(&mut self, path: &Path) -> u64 {
-        walkdir::WalkDir::new(path)
-            .follow_links(false)
-            .same_file_system(true)
-            .into_iter()
-            .filter_map(Result::ok)
-            .filter_map(|e| e.metadata().ok())
-            .map(|m| self.file(&m))
-            .sum()
+        metadata_below(path).map(|m| self.file(&m)).sum()
     }
+}
+
+/// The metadata of `path` and everything below it, on its file system, links not followed.
+fn metadata_below(path: &Path) -> impl Iterator<Item = std::fs::Metadata> {
+    walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .same_file_system(true)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
 }
 
 /// Every byte under `root`.
@@ -148,13 +151,7 @@ impl Scan<'_> {
     /// The bytes only `path` holds, and the inodes it shares links of.
     fn split(&mut self, path: &Path, m: &std::fs::Metadata) -> (u64, Vec<Shared>) {
         let metas: Vec<std::fs::Metadata> = if m.is_dir() {
-            walkdir::WalkDir::new(path)
-                .follow_links(false)
-                .same_file_system(true)
-                .into_iter()
-                .filter_map(Result::ok)
-                .filter_map(|e| e.metadata().ok())
-                .collect()
+            metadata_below(path).collect()
         } else {
             vec![m.clone()]
         };

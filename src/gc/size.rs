@@ -38,22 +38,6 @@ pub fn parse_size(s: &str) -> Option<u64> {
     Some(bytes)
 }
 
-/// A size for people: bytes below 1 KiB, else the largest binary unit, one decimal.
-pub fn human(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,12 +72,5 @@ mod tests {
         ] {
             assert_eq!(parse_size(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human(12), "12 B");
-        assert_eq!(human(1536), "1.5 KiB");
-        assert_eq!(human(20 << 30), "20.0 GiB");
     }
 }
