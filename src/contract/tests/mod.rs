@@ -43,7 +43,13 @@ fn copy_shell(root: &Path) {
     for f in files {
         let dest = root.join(f.trim_start_matches('/'));
         std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &dest).unwrap();
+        // A hard link never holds a write descriptor: a copy open for writing while
+        // another test thread forks makes the exec fail with ETXTBSY ("Text file busy").
+        // The links share the host's inodes: no test may write to them.
+        let real = std::fs::canonicalize(&f).unwrap();
+        if std::fs::hard_link(&real, &dest).is_err() {
+            std::fs::copy(&f, &dest).unwrap();
+        }
     }
 }
 

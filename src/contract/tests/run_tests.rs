@@ -349,7 +349,7 @@ fn failures_only_exit_1_and_passing_exit_0() {
     )
     .unwrap();
     let r = run_suites(&c, &[pass], &ChrootExecutor, &RunOptions::default());
-    assert!(r.passed() && r.check().is_ok());
+    assert!(r.passed() && r.check().is_ok(), "{r:?}");
     assert_eq!(r.exit_code(), 0);
 }
 
