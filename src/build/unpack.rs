@@ -2,7 +2,7 @@
 //! decompressed, checked against its diff_id, and applied with the safe apply.
 
 use crate::digest::{Digest, HashingReader};
-use crate::layer::{self, ApplyOptions, Compression};
+use crate::layer::{self, read_ahead, ApplyOptions, Compression};
 use crate::oci::{OciDir, StoredImage};
 use anyhow::{anyhow, Context, Result};
 use oci_spec::image::Descriptor;
@@ -40,13 +40,17 @@ pub fn unpack_layers(
             crate::error::input(format!("layer {i} ({digest}): unsupported media type {mt}"))
         })?;
         let blob = store.open_blob(&digest, Some(l.size()))?;
-        let mut tar = HashingReader::new(layer::decompress(compression, blob));
+        // Read, verified and decompressed on a thread of its own, overlapping the apply.
+        let mut tar = read_ahead::spawn(
+            move || HashingReader::new(layer::decompress(compression, blob)),
+            HashingReader::finish,
+        );
         layer::apply_layer(&mut tar, target, opts)
             .with_context(|| format!("applying layer {i} ({digest})"))?;
         // Read to the end so the blob's digest and the diff_id are checked in full.
-        std::io::copy(&mut tar, &mut std::io::sink())
+        let (diff_id, _) = tar
+            .finish()
             .map_err(|e| anyhow!(e).context(format!("layer {i} ({digest}) failed verification")))?;
-        let (diff_id, _) = tar.finish();
         if let Some(expected) = diff_ids.get(i) {
             if diff_id.to_string() != *expected {
                 return Err(crate::error::input(format!(

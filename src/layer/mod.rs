@@ -14,6 +14,7 @@ pub mod entry;
 mod gzip;
 mod header;
 pub mod overlay_diff;
+pub mod read_ahead;
 mod rootfs;
 pub mod scan;
 mod tarread;
