@@ -242,10 +242,11 @@ pub fn install_script(
          manual=\" $(apt-mark showmanual | tr '\\n' ' ') \"\n\
          cp -a {CACHE_MOUNT}/lists/. /var/lib/apt/lists/\n\
          find {CACHE_MOUNT}/archives -maxdepth 1 -name '*.deb' -exec cp -a -t /var/cache/apt/archives/ {{}} +\n\
-         [ -z \"$pins\" ] || apt-get $APT -y --no-download install $pins\n\
+         {LOCAL_DEBS}         if [ -n \"$debs\" ]; then apt-get $APT -o Dir::State::Lists=$nolists/ -y install $debs; \
+         elif [ -n \"$pins\" ]; then apt-get $APT -y --no-download install $pins; fi\n\
          auto=''\nfor p in $pins; do n=${{p%%=*}}; case \" {} \" in *\" $n \"*) ;; *) \
          case \"$manual\" in *\" $n \"*) ;; *) auto=\"$auto $n\";; esac;; esac; done\n\
-         [ -z \"$auto\" ] || apt-mark auto $auto >/dev/null\n\
+         [ -z \"$auto\" ] || apt-mark -o Dir::State::Lists=$nolists/ auto $auto >/dev/null\n\
          apt-get $APT clean\n\
          rm -rf {}\n",
         names.join(" "),
@@ -255,6 +256,19 @@ pub fn install_script(
     s.push_str(&crate::build::scrub::script(""));
     s
 }
+
+/// Sets `debs` to the cached file of every pin (`name_version_arch.deb`, `:` as `%3a`;
+/// an `name:arch` pin names its architecture), or to nothing when any pin has not exactly
+/// one. Installing those files with apt pointed at an empty lists directory (`nolists`)
+/// gives the same layer as installing `name=version` from the indexes, without parsing
+/// the whole archive's indexes (0.7 s for Debian's main): the pins are the whole set the
+/// download phase resolved, so apt has nothing left to choose. The indexes are still
+/// copied in and removed as before, so the layer's apt directories do not change.
+const LOCAL_DEBS: &str = "nolists=/tmp/corebuild-nolists\nmkdir -p $nolists/partial\ndebs=''\n\
+for p in $pins; do n=${p%%=*}; v=$(printf '%s' \"${p#*=}\" | sed 's/:/%3a/g'); a='*'; \
+case $n in *:*) a=${n#*:}; n=${n%%:*};; esac; \
+set -- /var/cache/apt/archives/${n}_${v}_$a.deb; \
+if [ $# = 1 ] && [ -f \"$1\" ]; then debs=\"$debs $1\"; else debs=''; break; fi; done\n";
 
 /// Whether a package name and version are safe to put in the script unquoted (Debian
 /// policy's character sets for names and versions).
