@@ -242,7 +242,7 @@ pub fn install_script(
          manual=\" $(apt-mark showmanual | tr '\\n' ' ') \"\n\
          cp -a {CACHE_MOUNT}/lists/. /var/lib/apt/lists/\n\
          find {CACHE_MOUNT}/archives -maxdepth 1 -name '*.deb' -exec cp -a -t /var/cache/apt/archives/ {{}} +\n\
-         {LOCAL_DEBS}         if [ -n \"$debs\" ]; then apt-get $APT -o Dir::State::Lists=$nolists/ -y install $debs; \
+         {local_debs}if [ -n \"$debs\" ]; then apt-get $APT -o Dir::State::Lists=$nolists/ -y install $debs; \
          elif [ -n \"$pins\" ]; then apt-get $APT -y --no-download install $pins; fi\n\
          auto=''\nfor p in $pins; do n=${{p%%=*}}; case \" {} \" in *\" $n \"*) ;; *) \
          case \"$manual\" in *\" $n \"*) ;; *) auto=\"$auto $n\";; esac;; esac; done\n\
@@ -252,6 +252,7 @@ pub fn install_script(
         names.join(" "),
         CLEANUP.join(" "),
         pins = pin_list(pins),
+        local_debs = local_debs("/var/cache/apt/archives"),
     ));
     s.push_str(&crate::build::scrub::script(""));
     s
@@ -264,11 +265,15 @@ pub fn install_script(
 /// the whole archive's indexes (0.7 s for Debian's main): the pins are the whole set the
 /// download phase resolved, so apt has nothing left to choose. The indexes are still
 /// copied in and removed as before, so the layer's apt directories do not change.
-const LOCAL_DEBS: &str = "nolists=/tmp/corebuild-nolists\nmkdir -p $nolists/partial\ndebs=''\n\
-for p in $pins; do n=${p%%=*}; v=$(printf '%s' \"${p#*=}\" | sed 's/:/%3a/g'); a='*'; \
-case $n in *:*) a=${n#*:}; n=${n%%:*};; esac; \
-set -- /var/cache/apt/archives/${n}_${v}_$a.deb; \
-if [ $# = 1 ] && [ -f \"$1\" ]; then debs=\"$debs $1\"; else debs=''; break; fi; done\n";
+fn local_debs(archives: &str) -> String {
+    format!(
+        "nolists=/tmp/corebuild-nolists\nmkdir -p $nolists/partial\ndebs=''\n\
+         for p in $pins; do n=${{p%%=*}}; v=$(printf '%s' \"${{p#*=}}\" | sed 's/:/%3a/g'); a='*'; \
+         case $n in *:*) a=${{n#*:}}; n=${{n%%:*}};; esac; \
+         set -- {archives}/${{n}}_${{v}}_$a.deb; \
+         if [ $# = 1 ] && [ -f \"$1\" ]; then debs=\"$debs $1\"; else debs=''; break; fi; done\n"
+    )
+}
 
 /// Whether a package name and version are safe to put in the script unquoted (Debian
 /// policy's character sets for names and versions).
@@ -363,6 +368,50 @@ mod tests {
         assert!(s.contains("apt-cache $APT madison"));
     }
 
+    /// The file of every pin, epochs as `%3a` and an `:arch` pin in its architecture; one
+    /// pin without exactly one file means none (the install falls back to the indexes).
+    #[test]
+    fn local_debs_names_each_pins_file_or_none() {
+        let t = tempfile::tempdir().unwrap();
+        let dir = t.path().to_str().unwrap();
+        for f in [
+            "curl_7.88.1-10_amd64.deb",
+            "libfoo1_1%3a2.0-1_amd64.deb",
+            "libfoo1_1%3a2.0-1_i386.deb",
+            "tzdata_2025b-0+deb12u1_all.deb",
+        ] {
+            std::fs::write(t.path().join(f), "").unwrap();
+        }
+        let run = |pins: &str| {
+            let script = format!("pins=\"{pins}\"\n{}printf '%s' \"$debs\"", local_debs(dir))
+                .replace("/tmp/corebuild-nolists", &format!("{dir}/nolists"));
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(script)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .replace(&format!("{dir}/"), "")
+        };
+        assert_eq!(
+            run("curl=7.88.1-10 libfoo1:i386=1:2.0-1 tzdata=2025b-0+deb12u1"),
+            " curl_7.88.1-10_amd64.deb libfoo1_1%3a2.0-1_i386.deb tzdata_2025b-0+deb12u1_all.deb"
+        );
+        assert_eq!(
+            run("curl=7.88.1-10 libfoo1=1:2.0-1"),
+            "",
+            "two architectures: none"
+        );
+        assert_eq!(run("curl=7.88.1-11"), "", "a version not cached");
+        assert_eq!(run(""), "");
+    }
+
     #[test]
     fn maintainer_scripts_get_the_epoch_and_the_scrub_runs_last() {
         let pins = vec![("openssh-server".to_string(), "1:9.2p1-2".to_string())];
@@ -371,8 +420,12 @@ mod tests {
         // Nothing is fetched: no update, and the install may not download.
         assert!(!s.contains(" update"), "{s}");
         assert!(s.contains("pins=\"openssh-server=1:9.2p1-2\""), "{s}");
-        assert!(s.contains("apt-mark auto"));
+        assert!(
+            s.contains("apt-mark -o Dir::State::Lists=$nolists/ auto $auto"),
+            "{s}"
+        );
         let install = s.find("-y --no-download install $pins").unwrap();
+        assert!(s.find("-y install $debs").unwrap() < install, "{s}");
         let scrub = s.find("ssh_host_*_key").unwrap();
         let clean = s.find("rm -rf ").unwrap();
         assert!(install < clean && clean < scrub, "{s}");
