@@ -154,6 +154,15 @@ pub fn release(
     })?;
     let digest = outcome.digest.clone();
     summary.digest = Some(digest.clone());
+    let notes_dir = notes_root(bp, opts.notes_dir.as_deref()).join(&bp.name);
+    let rel = notes_dir.join(format!("{version}.md"));
+    let tech = notes_dir.join(format!("{version}-technical.md"));
+    let kept_notes = committed_notes(&rel, &tech, &digest);
+    // What the notes read of each layer is scanned beside the disk, the tests and the
+    // publish, on the other core.
+    let scan_ahead = kept_notes
+        .is_none()
+        .then(|| crate::notes::tree_ops::scan_ahead(store, &digest));
 
     let disk = if bp.outputs.qcow2.is_some() {
         Some(stage(summary, progress, "disk", || {
@@ -221,10 +230,6 @@ pub fn release(
     })?;
 
     // The previous release (before publishing, so a re-run does not compare with itself).
-    let notes_dir = notes_root(bp, opts.notes_dir.as_deref()).join(&bp.name);
-    let rel = notes_dir.join(format!("{version}.md"));
-    let tech = notes_dir.join(format!("{version}-technical.md"));
-    let kept_notes = committed_notes(&rel, &tech, &digest);
     let t = crate::profile::span(|| "publish: find the previous release".into());
     let previous = previous_release(cat, &bp.name, &bp.version);
     drop(t);
@@ -265,6 +270,7 @@ pub fn release(
     summary.signed_by = published.signed.as_ref().map(|s| s.key.clone());
     let signed_by = summary.signed_by.clone();
 
+    drop(scan_ahead);
     stage(summary, progress, "notes", || {
         let image = store
             .find_image(None, Some(&digest))?

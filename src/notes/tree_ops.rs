@@ -77,6 +77,35 @@ pub fn layer_ops(store: &OciDir, image: &StoredImage, i: usize) -> Result<LayerO
     Ok(ops)
 }
 
+/// Scans (and keeps) every layer of the image `digest` on a thread of its own, so that
+/// the notes find the scans ready; dropping the handle waits for it. Errors are left
+/// for the notes to meet and report when they read the same layers.
+pub fn scan_ahead(store: &OciDir, digest: &Digest) -> ScanAhead {
+    let store = store.clone();
+    let digest = digest.clone();
+    ScanAhead(Some(std::thread::spawn(move || {
+        let _t = crate::profile::span(|| "notes: scan the layers ahead".into());
+        if let Ok(Some(image)) = store.find_image(None, Some(&digest)) {
+            for i in 0..image.manifest.layers().len() {
+                if layer_ops(&store, &image, i).is_err() {
+                    return;
+                }
+            }
+        }
+    })))
+}
+
+/// The thread [`scan_ahead`] started; joined when dropped.
+pub struct ScanAhead(Option<std::thread::JoinHandle<()>>);
+
+impl Drop for ScanAhead {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 fn read_ops(store: &OciDir, image: &StoredImage, i: usize) -> Result<LayerOps> {
     let (_, layer) = open_layer(store, image, i)?;
     let counted = crate::digest::HashingReader::new(layer);
