@@ -14,6 +14,7 @@ use crate::layer::{self, DiffOptions, LayerInfo, LayerOptions};
 use crate::runtime::{self, Bind, Network, OciRuntime, RunOutcome, RunSpec, ScratchOverlay};
 use anyhow::{Context, Result};
 use oci_spec::image::Descriptor;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -207,13 +208,41 @@ impl PackageCache {
     }
 }
 
-/// Where package caches live: `COREBUILD_PACKAGE_CACHE` (shared by every store on the
-/// machine, so an empty store does not download every .deb again), else the store's
-/// `cache/apt`.
+/// Where package caches live (one directory per base chain below it).
 fn package_cache_root(ctx: &LayerContext) -> PathBuf {
-    match std::env::var_os("COREBUILD_PACKAGE_CACHE") {
-        Some(d) if !d.is_empty() => PathBuf::from(d),
-        _ => ctx.store.root().join("cache/apt"),
+    package_cache_dir(
+        std::env::var_os("COREBUILD_PACKAGE_CACHE"),
+        std::env::var_os("XDG_CACHE_HOME"),
+        std::env::var_os("HOME"),
+        ctx.store.root(),
+    )
+}
+
+/// `COREBUILD_PACKAGE_CACHE` when set (`store`: the store's own `cache/apt`); else the
+/// user's cache directory, `$XDG_CACHE_HOME/corebuild/packages` or
+/// `$HOME/.cache/corebuild/packages`, shared by every store of the user so that an empty
+/// store does not download every .deb again (as apko's and pip's caches are); the
+/// store's `cache/apt` when neither is known. Relative values are ignored, as the XDG
+/// specification says.
+fn package_cache_dir(
+    explicit: Option<OsString>,
+    xdg_cache: Option<OsString>,
+    home: Option<OsString>,
+    store: &Path,
+) -> PathBuf {
+    let in_store = || store.join("cache/apt");
+    let absolute = |v: Option<OsString>| v.map(PathBuf::from).filter(|p| p.is_absolute());
+    match explicit {
+        Some(v) if v == "store" => return in_store(),
+        Some(v) if !v.is_empty() => return PathBuf::from(v),
+        _ => {}
+    }
+    if let Some(x) = absolute(xdg_cache) {
+        return x.join("corebuild/packages");
+    }
+    match absolute(home) {
+        Some(h) => h.join(".cache/corebuild/packages"),
+        None => in_store(),
     }
 }
 
@@ -287,5 +316,42 @@ fn describe(l: &Layer) -> String {
         ),
         Layer::Run(r) => format!("run {:?}", r.argv),
         Layer::Files(_) => "files".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::package_cache_dir;
+    use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn the_package_cache_is_the_users_unless_told_otherwise() {
+        let store = Path::new("/srv/store");
+        let os = |s: &str| Some(OsString::from(s));
+        let dir = |e, x, h| package_cache_dir(e, x, h, store);
+        assert_eq!(
+            dir(os("/cache/pk"), os("/x"), os("/home/u")),
+            PathBuf::from("/cache/pk")
+        );
+        assert_eq!(
+            dir(os("store"), os("/x"), os("/home/u")),
+            store.join("cache/apt")
+        );
+        assert_eq!(
+            dir(os(""), os("/x"), os("/home/u")),
+            PathBuf::from("/x/corebuild/packages")
+        );
+        assert_eq!(
+            dir(None, None, os("/home/u")),
+            PathBuf::from("/home/u/.cache/corebuild/packages")
+        );
+        // A relative XDG directory is ignored (the XDG specification), as is a relative HOME.
+        assert_eq!(
+            dir(None, os("rel"), os("/home/u")),
+            PathBuf::from("/home/u/.cache/corebuild/packages")
+        );
+        assert_eq!(dir(None, None, os("rel")), store.join("cache/apt"));
+        assert_eq!(dir(None, None, None), store.join("cache/apt"));
     }
 }

@@ -22,6 +22,7 @@ mod escapes;
 mod fanout;
 mod gc;
 mod layer_cache;
+mod package_cache;
 mod pins;
 mod plan;
 mod query;
