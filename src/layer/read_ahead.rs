@@ -39,11 +39,10 @@ where
     let thread = std::thread::spawn(move || {
         let mut r = open();
         loop {
-            let mut chunk = vec![0u8; CHUNK];
-            match read_some(&mut r, &mut chunk) {
+            let mut chunk = Vec::with_capacity(CHUNK);
+            match (&mut r).take(CHUNK as u64).read_to_end(&mut chunk) {
                 Ok(0) => return Some(end(r)),
-                Ok(n) => {
-                    chunk.truncate(n);
+                Ok(_) => {
                     if tx.send(Ok(chunk)).is_err() {
                         return None; // the consumer stopped reading
                     }
@@ -61,20 +60,6 @@ where
         pos: 0,
         thread: Some(thread),
     }
-}
-
-/// Fills `buf` as far as the stream goes (fewer bytes only at its end).
-fn read_some(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 impl<T> Read for ReadAhead<T> {
