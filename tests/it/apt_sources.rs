@@ -7,7 +7,7 @@ use crate::aptrepo::{corelib_changelog, AptRepo, PkgOpts, Server};
 use crate::util::{build_json, stderr, tree_state, Ws};
 use std::path::{Path, PathBuf};
 
-const SUITE: &str = "bookworm-security";
+pub const SUITE: &str = "bookworm-security";
 
 /// A repository holding corelib at each of `versions`, published and served.
 fn repo(ws: &Ws, versions: &[&str]) -> (AptRepo, Server) {
@@ -20,7 +20,7 @@ fn repo(ws: &Ws, versions: &[&str]) -> (AptRepo, Server) {
     (r, s)
 }
 
-fn add_corelib(r: &mut AptRepo, v: &str) {
+pub fn add_corelib(r: &mut AptRepo, v: &str) {
     r.add_package(
         "corelib",
         v,
@@ -33,7 +33,7 @@ fn add_corelib(r: &mut AptRepo, v: &str) {
 
 /// A blueprint on the minbase with the repository as its one declared source (key
 /// copied beside it as `repo.asc`) and `layers` (TOML text).
-fn blueprint(ws: &Ws, name: &str, repo: &AptRepo, uri: &str, layers: &str) -> PathBuf {
+pub fn blueprint(ws: &Ws, name: &str, repo: &AptRepo, uri: &str, layers: &str) -> PathBuf {
     let base = ws.minbase();
     let dir = ws.blueprint(
         name,

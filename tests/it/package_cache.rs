@@ -3,28 +3,14 @@
 //! mirror gone, to the same digest; `--no-cache` still needs the mirror; and a cached
 //! .deb that no longer matches its signed index is never installed.
 
-use crate::aptrepo::{corelib_changelog, AptRepo, PkgOpts};
+use crate::apt_sources::{add_corelib, blueprint, SUITE};
+use crate::aptrepo::AptRepo;
 use crate::util::{build_json, run_ok, stderr, Ws};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const SUITE: &str = "bookworm-security";
-
-/// A blueprint on the minbase installing corelib from `uri` (the fixture's key beside it).
-fn blueprint(ws: &Ws, repo: &AptRepo, uri: &str) -> PathBuf {
-    let base = ws.minbase();
-    let dir = ws.blueprint(
-        "core-pc",
-        &format!(
-            "name = \"core-pc\"\nversion = \"1.0.0\"\ndescription = \"package cache\"\nepoch = 1767225600\n\
-             [base]\nref = \"{base}\"\n\n\
-             [[apt.source]]\nuri = \"{uri}\"\nsuite = \"{SUITE}\"\ncomponents = [\"main\"]\nsigned_by = \"repo.asc\"\n\n\
-             [[layer]]\npackages = [\"corelib\"]\n"
-        ),
-    );
-    std::fs::copy(repo.key_asc(), dir.join("repo.asc")).unwrap();
-    dir
-}
+/// The fixture's package layer: corelib, at the version the lock resolves.
+const LAYER: &str = "[[layer]]\npackages = [\"corelib\"]\n";
 
 /// `build --locked BP --json` in `ws`'s store with the package cache at `cache`.
 fn build(ws: &Ws, cache: &Path, bp: &Path, extra: &[&str]) -> Command {
@@ -55,17 +41,10 @@ fn cached_debs(cache: &Path) -> Vec<PathBuf> {
 fn a_second_store_builds_from_the_machine_package_cache_with_the_mirror_gone() {
     let ws = Ws::new();
     let mut repo = AptRepo::new(&ws.path().join("repo"), SUITE);
-    repo.add_package(
-        "corelib",
-        "1.0-1",
-        &PkgOpts {
-            changelog: corelib_changelog("1.0-1"),
-            ..Default::default()
-        },
-    );
+    add_corelib(&mut repo, "1.0-1");
     repo.publish();
     let server = repo.serve();
-    let bp = blueprint(&ws, &repo, &server.uri());
+    let bp = blueprint(&ws, "core-pc", &repo, &server.uri(), LAYER);
     let cache = ws.path().join("machine-packages");
     run_ok(
         ws.cb()
@@ -132,10 +111,10 @@ fn by_default_the_package_cache_is_the_users() {
     );
     let ws = Ws::new();
     let mut repo = AptRepo::new(&ws.path().join("repo"), SUITE);
-    repo.add_package("corelib", "1.0-1", &PkgOpts::default());
+    add_corelib(&mut repo, "1.0-1");
     repo.publish();
     let server = repo.serve();
-    let bp = blueprint(&ws, &repo, &server.uri());
+    let bp = blueprint(&ws, "core-pc", &repo, &server.uri(), LAYER);
     let xdg = ws.path().join("xdg-cache");
     let mut lock = ws.cb();
     lock.env_remove("COREBUILD_PACKAGE_CACHE")
